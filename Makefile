@@ -1,0 +1,56 @@
+# The two commands a person needs are `make run` and `make test`; the rest are for developers.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+GEN := build/gen
+PROTOS := $(shell find protos -name '*.proto')
+
+.PHONY: setup protos run test test-unit test-integration lint bench load clean
+
+setup: $(VENV)/.installed $(GEN)/.stamp
+
+$(VENV)/.installed: requirements.lock
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	@$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	@# Make the repository root and the generated code importable from every entry point.
+	@$(BIN)/python -c 'import pathlib, site, os; root = pathlib.Path.cwd(); pathlib.Path(site.getsitepackages()[0], "elevins.pth").write_text(f"{root}\n{root / \"$(GEN)\"}\n")'
+	@touch $@
+
+$(GEN)/.stamp: $(PROTOS) $(VENV)/.installed
+	@rm -rf $(GEN) && mkdir -p $(GEN)
+	@$(BIN)/python -m grpc_tools.protoc -I protos \
+		--python_out=$(GEN) --grpc_python_out=$(GEN) \
+		--mypy_out=$(GEN) --mypy_grpc_out=$(GEN) $(PROTOS)
+	@touch $@
+
+protos: $(GEN)/.stamp
+
+run: setup
+	$(BIN)/python -m devstack run
+
+test: setup
+	$(BIN)/python -m devstack test
+
+test-unit: setup
+	$(BIN)/python -m pytest tests/unit -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared services devstack
+	$(BIN)/lint-imports
+	cd protos && ../$(BIN)/buf lint
+	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:protos/buf.yaml 2>/dev/null; then \
+		cd protos && ../$(BIN)/buf breaking --against '../.git#branch=main,subdir=protos'; \
+	else echo "buf breaking: no protos on main yet, nothing to compare"; fi
+
+bench: setup
+	$(BIN)/python -m load_tests.bench
+
+load: setup
+	$(BIN)/python -m load_tests.load
+
+clean:
+	rm -rf build .devstack
