@@ -1,0 +1,1 @@
+"""Runtime pieces every service uses: config, db, grpc bootstrap, errors, telemetry, money, time."""
