@@ -15,7 +15,7 @@ $(VENV)/.installed: requirements.lock
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
 	@$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
 	@# Make the repository root and the generated code importable from every entry point.
-	@$(BIN)/python -c 'import pathlib, site, os; root = pathlib.Path.cwd(); pathlib.Path(site.getsitepackages()[0], "elevins.pth").write_text(f"{root}\n{root / \"$(GEN)\"}\n")'
+	@$(BIN)/python scripts/link_venv.py
 	@touch $@
 
 $(GEN)/.stamp: $(PROTOS) $(VENV)/.installed
