@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 GEN := build/gen
 PROTOS := $(shell find protos -name '*.proto')
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup protos run test test-unit test-integration lint bench load clean
 
