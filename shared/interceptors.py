@@ -1,0 +1,203 @@
+"""Server interceptors every service installs, outermost first: errors, logging, deadline, auth.
+
+Each one is an ``around`` coroutine wrapped onto the method handler by :class:`Around`, so the
+four behaviours stay small and independent of the RPC's shape (unary or streaming).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+from grpc_status import rpc_status
+
+from shared.auth import Principal, bearer, set_principal, verify_token
+from shared.errors import ServiceError
+
+log = logging.getLogger("elevins.rpc")
+
+# What is reachable without a token: the health service, so that orchestrators (Kubernetes'
+# native gRPC probes, devstack) can ask whether a server is up. Nothing else, reflection included.
+PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.Health/",)
+
+Call = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+ErrorMapper = Callable[[Exception], ServiceError | None]
+
+
+class Around(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Runs ``around(method, call, request, context)`` in place of every handler."""
+
+    async def around(
+        self, method: str, call: Call, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
+        return await call(request, context)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        method = details.method
+
+        def unary(inner: Call) -> Call:
+            async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                return await self.around(method, inner, request, context)
+
+            return wrapped
+
+        def streaming(inner: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+            # A response stream runs to completion inside ``around`` and is replayed; services
+            # stream bounded pages, so holding one call's answers in memory is acceptable.
+            async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                async def collect(req: Any, ctx: grpc.aio.ServicerContext) -> list[Any]:
+                    return [item async for item in inner(req, ctx)]
+
+                for item in await self.around(method, collect, request, context):
+                    yield item
+
+            return wrapped
+
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                unary(handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                unary(handler.stream_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                streaming(handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            streaming(handler.stream_stream),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class ErrorInterceptor(Around):
+    """ServiceError and mapped domain errors become rich statuses; anything else is INTERNAL."""
+
+    def __init__(self, map_error: ErrorMapper | None = None) -> None:
+        self._map_error = map_error
+
+    async def around(
+        self, method: str, call: Call, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
+        try:
+            return await call(request, context)
+        except ServiceError as error:
+            await _abort(context, error)
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as exc:
+            mapped = self._map_error(exc) if self._map_error else None
+            if mapped is None:
+                log.exception("unhandled error in %s", method)
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            else:
+                await _abort(context, mapped)
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
+    status = rpc_status.to_status(error.to_status())
+    await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+class LoggingInterceptor(Around):
+    """One line per call: method, caller, status code and duration; never the payload."""
+
+    async def around(
+        self, method: str, call: Call, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            return await call(request, context)
+        finally:
+            code = context.code() or grpc.StatusCode.OK
+            if isinstance(code, int):  # aio contexts may report the raw integer
+                code = _CODES_BY_VALUE.get(code, grpc.StatusCode.UNKNOWN)
+            log.info(
+                "rpc %s %s",
+                method,
+                code.name,
+                extra={
+                    "rpc_method": method,
+                    "rpc_code": code.name,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+
+
+_CODES_BY_VALUE = {c.value[0]: c for c in grpc.StatusCode}
+
+
+class DeadlineInterceptor(Around):
+    """Every call has a deadline: a client that sets none gets the server's default."""
+
+    def __init__(self, default_seconds: float) -> None:
+        self._default = default_seconds
+
+    async def around(
+        self, method: str, call: Call, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
+        remaining = context.time_remaining()
+        budget = self._default if remaining is None else min(remaining, self._default)
+        try:
+            async with asyncio.timeout(budget):
+                return await call(request, context)
+        except TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+
+
+class AuthInterceptor(Around):
+    """Verifies the bearer token and makes the caller's :class:`Principal` current."""
+
+    def __init__(self, keys: Mapping[str, bytes]) -> None:
+        self._keys = dict(keys)
+
+    async def around(
+        self, method: str, call: Call, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
+        if method.startswith(PUBLIC_METHOD_PREFIXES):
+            return await call(request, context)
+        token = bearer(context.invocation_metadata())
+        if token is None:
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "missing 'authorization: Bearer <token>' metadata"
+            )
+        principal: Principal
+        try:
+            principal = verify_token(str(token), self._keys)
+        except ServiceError as error:
+            await _abort(context, error)
+        set_principal(principal)
+        return await call(request, context)
+
+
+def standard_interceptors(
+    *, keys: Mapping[str, bytes], default_deadline_s: float, map_error: ErrorMapper | None
+) -> list[grpc.aio.ServerInterceptor]:
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    return [
+        aio_server_interceptor(),
+        ErrorInterceptor(map_error),
+        LoggingInterceptor(),
+        DeadlineInterceptor(default_deadline_s),
+        AuthInterceptor(keys),
+    ]
