@@ -6,6 +6,7 @@ register records them; they weigh both the vote and the premium shares, so they 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -49,3 +50,12 @@ class Flat:
         if not self.owner_id:
             raise InvalidValue("owner_id", f"flat {self.flat_id!r} has no owner id")
         validate_area(self.area)
+
+
+def require_distinct(flats: Iterable[Flat]) -> None:
+    """Refuse a list that names a flat twice: it would count its area and owner twice."""
+    seen: set[str] = set()
+    for flat in flats:
+        if flat.flat_id in seen:
+            raise InvalidValue("flats", f"flat {flat.flat_id!r} is listed twice")
+        seen.add(flat.flat_id)

@@ -24,11 +24,10 @@ from services.policy.domain.catalogue import read_packaged_text
 from services.policy.domain.errors import (
     EmptyElectorate,
     InvalidRuleSet,
-    InvalidValue,
     NotInElectorate,
     UnknownRuleSet,
 )
-from services.policy.domain.flats import Flat
+from services.policy.domain.flats import Flat, require_distinct
 
 
 class Ballot(StrEnum):
@@ -187,12 +186,9 @@ def decide_vote(
     """
     if not flats:
         raise EmptyElectorate()
+    require_distinct(flats)
     owner_area: dict[str, Decimal] = {}
-    seen_flats: set[str] = set()
     for flat in flats:
-        if flat.flat_id in seen_flats:
-            raise InvalidValue("flats", f"flat {flat.flat_id!r} is listed twice")
-        seen_flats.add(flat.flat_id)
         owner_area[flat.owner_id] = owner_area.get(flat.owner_id, Decimal(0)) + flat.area
     for owner_id in sorted(ballots):
         if owner_id not in owner_area:
