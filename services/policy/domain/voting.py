@@ -11,6 +11,7 @@ Which thresholds apply is data: a named, versioned ``RuleSet`` (see ``vote_rules
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -136,7 +137,7 @@ class Check:
         of = self.measure if self.basis is None else f"{self.basis.value} {self.measure}"
         mark = "✓" if self.met else "✗"
         return (
-            f"{self.stage} {four_places(self.value)} of {of} "
+            f"{self.stage} {four_places(self.value, self.threshold.ratio)} of {of} "
             f"{self.threshold.symbol(self.met)} {self.threshold.ratio} {mark}"
         )
 
@@ -164,10 +165,21 @@ class VoteOutcome:
         return (*(c.describe() for c in self.checks), verdict)
 
 
-def four_places(value: Fraction) -> str:
-    """A ratio as 0.xxxx, rounded half to even; the exact Fraction stays in the outcome."""
-    scaled = round(value * 10_000)
-    return f"{scaled // 10_000}.{scaled % 10_000:04d}"
+def four_places(value: Fraction, threshold: Fraction) -> str:
+    """A ratio as 0.xxxx for people; the exact Fraction stays in the outcome.
+
+    Rounded away from ``threshold`` (down below it, up above it, to nearest when equal), so
+    the figure never seems to contradict the verdict: 19999/29999 shows as "0.6666 < 2/3",
+    not as a puzzling "0.6667 < 2/3".
+    """
+    scaled = value * 10_000
+    if value < threshold:
+        rounded = math.floor(scaled)
+    elif value > threshold:
+        rounded = math.ceil(scaled)
+    else:
+        rounded = round(scaled)
+    return f"{rounded // 10_000}.{rounded % 10_000:04d}"
 
 
 def _share(part: Decimal | int, whole: Decimal | int) -> Fraction:
