@@ -45,6 +45,8 @@ _DATA_FILE = "workdays_cn.toml"
 _SCHEMA = 1
 _SATURDAY = 5
 _ONE_DAY = timedelta(days=1)
+_TOP_KEYS = frozenset({"schema", "version", "source", "years"})
+_YEAR_KEYS = frozenset({"holidays", "makeup_workdays", "notice"})
 
 
 class CalendarDataError(ValueError):
@@ -215,6 +217,9 @@ def _dates(days: Iterable[date]) -> str:
 
 
 def _parse(data: dict[str, Any]) -> WorkdayCalendar:
+    unknown = data.keys() - _TOP_KEYS
+    if unknown:
+        raise CalendarDataError(f"unknown top-level keys {sorted(unknown)}")
     if data.get("schema") != _SCHEMA:
         raise CalendarDataError(f"unsupported schema {data.get('schema')!r}, expected {_SCHEMA}")
     version, source = data.get("version"), data.get("source", "")
@@ -238,6 +243,10 @@ def _parse(data: dict[str, Any]) -> WorkdayCalendar:
         table = tables[str(year)]
         if not isinstance(table, dict):
             raise CalendarDataError(f"years.{year} must be a table")
+        # A misspelt key ("holiday = [...]") would otherwise drop a whole year's holidays.
+        unknown = table.keys() - _YEAR_KEYS
+        if unknown:
+            raise CalendarDataError(f"years.{year}: unknown keys {sorted(unknown)}")
         for key, target in (("holidays", holidays), ("makeup_workdays", makeup)):
             for name, day in _entries(table.get(key, []), f"years.{year}.{key}"):
                 if day.year != year:

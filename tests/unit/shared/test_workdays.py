@@ -145,6 +145,7 @@ makeup_workdays = [{ name = "国庆节", days = [2027-09-26, 2027-10-09] }]
         ),
         ('[years.2025]\nholidays = [{ name = "x", days = [2026-01-01] }]', "is not in 2025"),
         ("[years.2025]\n[years.2027]", "contiguous"),
+        ('[years.2025]\nholiday = [{ name = "x", days = [2025-10-01] }]', "unknown keys"),
         (
             '[years.2025]\nholidays = [{ name = "x", days = [[2025-10-08, 2025-10-01]] }]',
             "backwards",
