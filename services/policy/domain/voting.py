@@ -165,15 +165,17 @@ class VoteOutcome:
         return (*(c.describe() for c in self.checks), verdict)
 
 
-def four_places(value: Fraction, threshold: Fraction) -> str:
+def four_places(value: Fraction, threshold: Fraction | None = None) -> str:
     """A ratio as 0.xxxx for people; the exact Fraction stays in the outcome.
 
-    Rounded away from ``threshold`` (down below it, up above it, to nearest when equal), so
-    the figure never seems to contradict the verdict: 19999/29999 shows as "0.6666 < 2/3",
-    not as a puzzling "0.6667 < 2/3".
+    Rounded half to even, or, given the ``threshold`` it is compared with, away from it (down
+    below it, up above it, to nearest when equal), so the figure never seems to contradict
+    the verdict: 19999/29999 shows as "0.6666 < 2/3", not as a puzzling "0.6667 < 2/3".
     """
     scaled = value * 10_000
-    if value < threshold:
+    if threshold is None:
+        rounded = round(scaled)
+    elif value < threshold:
         rounded = math.floor(scaled)
     elif value > threshold:
         rounded = math.ceil(scaled)

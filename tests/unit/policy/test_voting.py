@@ -12,7 +12,7 @@ from services.policy.domain.errors import (
     NotInElectorate,
     UnknownRuleSet,
 )
-from services.policy.domain.flats import Flat
+from services.policy.domain.flats import Flat, parse_area
 from services.policy.domain.voting import (
     Ballot,
     Basis,
@@ -20,6 +20,7 @@ from services.policy.domain.voting import (
     RuleSet,
     Threshold,
     decide_vote,
+    four_places,
     load_default_rule_sets,
     parse_rule_sets,
     select_rule_set,
@@ -176,10 +177,26 @@ class TestElectorate:
         with pytest.raises(InvalidValue):
             decide_vote(CIVIL, electorate("1") * 2, {})
 
-    @pytest.mark.parametrize("area", ["0", "-1", "12.345", "NaN"])
+    @pytest.mark.parametrize("area", ["0", "-1", "12.345", "NaN", "Infinity"])
     def test_invalid_area(self, area):
         with pytest.raises(InvalidValue):
             Flat("f", "o", Decimal(area))
+
+    def test_area_from_text(self):
+        assert parse_area(" 95.37 ") == Decimal("95.37")
+        assert parse_area("95.370") == Decimal("95.37")
+        with pytest.raises(InvalidValue, match="decimal number") as caught:
+            parse_area("95,37", field="flats[3].floor_area_m2")
+        assert caught.value.field == "flats[3].floor_area_m2"
+        with pytest.raises(InvalidValue, match="must be a Decimal"):
+            Flat("f", "o", 95.37)  # type: ignore[arg-type]
+
+
+def test_four_places_rounds_half_to_even_without_a_threshold():
+    assert four_places(Fraction(1, 3)) == "0.3333"
+    assert four_places(Fraction(2, 3)) == "0.6667"
+    assert four_places(Fraction(5, 100_000)) == "0.0000"
+    assert four_places(Fraction(1)) == "1.0000"
 
 
 class TestRuleSetDocuments:
