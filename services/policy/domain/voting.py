@@ -70,9 +70,6 @@ class Threshold:
             return "≥" if met else "<"
         return ">" if met else "≤"
 
-    def __str__(self) -> str:
-        return f"{self.comparison.value} {self.ratio}"
-
 
 _VERSION = re.compile(r"\d+(\.\d+)*")
 
