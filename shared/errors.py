@@ -58,9 +58,7 @@ class ServiceError(Exception):
             packed = any_pb2.Any()
             packed.Pack(bad_request)
             details.append(packed)
-        return status_pb2.Status(
-            code=_RPC_CODE[self.code], message=self.message, details=details
-        )
+        return status_pb2.Status(code=_RPC_CODE[self.code], message=self.message, details=details)
 
 
 def invalid_argument(
@@ -71,7 +69,9 @@ def invalid_argument(
     return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, reason, summary, found)
 
 
-def bad_field(field_name: str, description: str, *, reason: str = "INVALID_ARGUMENT") -> ServiceError:
+def bad_field(
+    field_name: str, description: str, *, reason: str = "INVALID_ARGUMENT"
+) -> ServiceError:
     return invalid_argument([FieldViolation(field_name, description)], reason=reason)
 
 
@@ -85,7 +85,9 @@ def not_found(what: str, key: str, *, field_name: str | None = None) -> ServiceE
     )
 
 
-def failed_precondition(reason: str, message: str, *, field_name: str | None = None) -> ServiceError:
+def failed_precondition(
+    reason: str, message: str, *, field_name: str | None = None
+) -> ServiceError:
     violations = (FieldViolation(field_name, message),) if field_name else ()
     return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, reason, message, violations)
 

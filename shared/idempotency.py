@@ -31,7 +31,9 @@ idempotency_keys = sa.Table(
     sa.Column("method", sa.Text, nullable=False),
     sa.Column("fingerprint", sa.LargeBinary, nullable=False),
     sa.Column("response", sa.LargeBinary),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
 )
 
 
@@ -41,7 +43,9 @@ def fingerprint(method: str, request: Message) -> bytes:
     copy.CopyFrom(request)
     if "request_id" in copy.DESCRIPTOR.fields_by_name:
         copy.ClearField("request_id")  # type: ignore[arg-type]
-    return hashlib.sha256(method.encode() + b"\0" + copy.SerializeToString(deterministic=True)).digest()
+    return hashlib.sha256(
+        method.encode() + b"\0" + copy.SerializeToString(deterministic=True)
+    ).digest()
 
 
 async def once(
@@ -84,9 +88,7 @@ async def once(
         response = await work(uow)
         await uow.conn.execute(
             idempotency_keys.update()
-            .where(
-                idempotency_keys.c.caller == caller, idempotency_keys.c.request_id == request_id
-            )
+            .where(idempotency_keys.c.caller == caller, idempotency_keys.c.request_id == request_id)
             .values(response=response.SerializeToString())
         )
         await uow.commit()

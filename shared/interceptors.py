@@ -52,10 +52,14 @@ class Around(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
             return wrapped
 
-        def streaming(inner: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+        def streaming(
+            inner: Callable[..., AsyncIterator[Any]],
+        ) -> Callable[..., AsyncIterator[Any]]:
             # A response stream runs to completion inside ``around`` and is replayed; services
             # stream bounded pages, so holding one call's answers in memory is acceptable.
-            async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async def wrapped(
+                request: Any, context: grpc.aio.ServicerContext
+            ) -> AsyncIterator[Any]:
                 async def collect(req: Any, ctx: grpc.aio.ServicerContext) -> list[Any]:
                     return [item async for item in inner(req, ctx)]
 

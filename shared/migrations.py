@@ -29,8 +29,12 @@ def alembic_config(migrations_dir: Path, *, schema: str, database_url: str) -> C
     return config
 
 
-def upgrade(migrations_dir: Path, *, schema: str, database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(migrations_dir, schema=schema, database_url=database_url), revision)
+def upgrade(
+    migrations_dir: Path, *, schema: str, database_url: str, revision: str = "head"
+) -> None:
+    command.upgrade(
+        alembic_config(migrations_dir, schema=schema, database_url=database_url), revision
+    )
 
 
 def run_env() -> None:
@@ -40,7 +44,9 @@ def run_env() -> None:
     url: str = config.attributes["database_url"]
 
     def migrate(connection: Connection) -> None:
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(schema.encode())})
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(schema.encode())}
+        )
         connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         connection.execute(sa.text(f'SET search_path TO "{schema}", public'))
         context.configure(

@@ -74,15 +74,21 @@ def upgrade() -> None:
         sa.Column("rope_length_m", sa.Numeric(8, 2), nullable=False),
         sa.Column("motor_kw", sa.Numeric(6, 2), nullable=False),
         sa.Column("installed_on", sa.Date),
-        sa.Column("last_inspection_on", sa.Date),
-        sa.Column("last_inspection_result", sa.Text),
-        sa.Column("next_inspection_due_on", sa.Date),
         sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
         sa.CheckConstraint("landings between 2 and 200", name="landings_plausible"),
         sa.CheckConstraint("rope_count between 1 and 32", name="rope_count_plausible"),
-        sa.CheckConstraint(
-            "last_inspection_result in ('passed', 'failed')", name="inspection_result_known"
-        ),
+    )
+
+    # Inspection history: a loss is judged by the inspection in force on its day.
+    op.create_table(
+        "inspections",
+        sa.Column("elevator_id", sa.Text, sa.ForeignKey("elevators.id"), primary_key=True),
+        sa.Column("inspected_on", sa.Date, primary_key=True),
+        sa.Column("result", sa.Text, nullable=False),
+        sa.Column("next_due_on", sa.Date, nullable=False),
+        sa.Column("recorded_by", sa.Text, nullable=False),
+        sa.CheckConstraint("result in ('passed', 'failed')", name="inspection_result_known"),
+        sa.CheckConstraint("next_due_on > inspected_on", name="due_after_inspection"),
     )
 
     op.create_table(
@@ -152,9 +158,7 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "reserved_fen + paid_fen <= sum_insured_fen", name="ledger_within_sum_insured"
         ),
-        sa.CheckConstraint(
-            "refund_fen between 0 and premium_fen", name="refund_within_premium"
-        ),
+        sa.CheckConstraint("refund_fen between 0 and premium_fen", name="refund_within_premium"),
         sa.CheckConstraint(
             "from_appreciation_fen between 0 and premium_fen", name="appreciation_within_premium"
         ),
@@ -217,6 +221,7 @@ def downgrade() -> None:
         "ballots",
         "votes",
         "elevator_flats",
+        "inspections",
         "elevators",
         "flats",
         "communities",

@@ -1,0 +1,76 @@
+"""Fixtures shared by every tier.
+
+Integration, contract and e2e tests talk to a real PostgreSQL and a real S3 server that the
+test session starts once (``devstack``), unless ``DATABASE_URL`` / ``S3_ENDPOINT`` point at
+existing ones. Unit tests never ask for these fixtures, so they start nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from devstack.stack import StackEnv, running_stack
+from shared.auth import mint_token
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackEnv]:
+    with running_stack(ROOT / ".devstack" / "test", ephemeral=True) as env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def auth_key() -> str:
+    return secrets.token_hex(32)
+
+
+@pytest.fixture(scope="session")
+def service_environ(stack: StackEnv, auth_key: str) -> dict[str, str]:
+    """The environment a service process gets from devstack, for in-process and subprocess use."""
+    return {**os.environ, **stack.as_environ(), "ELEVINS_AUTH_KEY": auth_key, "LOG_LEVEL": "WARNING"}
+
+
+@pytest.fixture(scope="session")
+def mint(auth_key: str) -> Callable[..., str]:
+    def _mint(role: str = "service", regions: tuple[str, ...] = ("*",), subject: str | None = None) -> str:
+        return mint_token(
+            auth_key, subject=subject or f"test-{role}", role=role, regions=regions, ttl_seconds=3600
+        )
+
+    return _mint
+
+
+def bearer(token: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+@pytest.fixture(scope="session")
+async def policy_addr(service_environ: dict[str, str]) -> AsyncIterator[str]:
+    """The policy service served in-process on a free loopback port, on a migrated schema."""
+    from services.policy.__main__ import MIGRATIONS
+    from services.policy.server import SCHEMA, build_app
+    from services.policy.settings import PolicySettings
+    from shared.migrations import upgrade
+
+    settings = PolicySettings.from_env(service_environ)
+    # Alembic runs its own event loop, so it gets a thread of its own.
+    await asyncio.to_thread(upgrade, MIGRATIONS, schema=SCHEMA, database_url=settings.database_url)
+    app = build_app(settings, port=0)
+    server, port = await app.start()
+    yield f"127.0.0.1:{port}"
+    await app.stop(server)
+
+
+@pytest.fixture(scope="session")
+async def policy_channel(policy_addr: str) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(policy_addr) as channel:
+        yield channel
