@@ -501,7 +501,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             return pb.ReserveLimitResponse(position=position_pb(position))
 
         # The claim id is the idempotency key of the ledger (see usecases.reserve_limit).
-        return await self.uc.ledger(work)
+        return await self.uc.transaction(work)
 
     async def ReleaseLimit(
         self, request: pb.ReleaseLimitRequest, context: object
@@ -514,7 +514,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
                 position=position_pb(await self.uc.release_limit(store, claim_id=request.claim_id))
             )
 
-        return await self.uc.ledger(work)
+        return await self.uc.transaction(work)
 
     async def PayLimit(self, request: pb.PayLimitRequest, context: object) -> pb.PayLimitResponse:
         require_role(*LEDGER)
@@ -529,7 +529,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             )
             return pb.PayLimitResponse(position=position_pb(position))
 
-        return await self.uc.ledger(work)
+        return await self.uc.transaction(work)
 
 
 # ---------------------------------------------------------------- helpers

@@ -115,8 +115,9 @@ class PolicyUseCases:
             work=lambda uow: work(PolicyStore(uow.conn)),
         )
 
-    async def ledger(self, work: Callable[[PolicyStore], Awaitable[T]]) -> T:
-        """A ledger call: its own idempotency key is the claim id, so no request-id row."""
+    async def transaction(self, work: Callable[[PolicyStore], Awaitable[T]]) -> T:
+        """One unit of work without a request id: ledger calls (the claim id is their
+        idempotency key) and operator tooling such as the demo seed."""
         async with self._uow() as uow:
             result = await work(PolicyStore(uow.conn))
             await uow.commit()
