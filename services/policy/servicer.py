@@ -16,6 +16,7 @@ from elevins.policy.v1 import policy_pb2_grpc
 from services.policy.domain.errors import (
     Conflict,
     DomainError,
+    InvalidFields,
     InvalidInput,
     NotFound,
     PolicyNotIssuable,
@@ -77,7 +78,8 @@ def map_domain_error(exc: Exception) -> ServiceError | None:
     """Domain errors carry their kind in their class; the code is the stable reason."""
     if not isinstance(exc, DomainError):
         return None
-    violations = (FieldViolation(exc.field, exc.message),) if exc.field else ()
+    problems = exc.problems if isinstance(exc, InvalidFields) else (exc,)
+    violations = tuple(FieldViolation(p.field, p.message) for p in problems if p.field)
     metadata = {}
     if isinstance(exc, PolicyNotIssuable):
         metadata["reasons"] = ",".join(str(r) for r in exc.reasons)
@@ -542,7 +544,8 @@ def _check(violations: Violations, parse: Callable[[], T]) -> T | None:
     try:
         return parse()
     except InvalidInput as exc:
-        violations.add(exc.field or "request", exc.message)
+        for problem in exc.problems if isinstance(exc, InvalidFields) else (exc,):
+            violations.add(problem.field or "request", problem.message)
         return None
 
 

@@ -68,6 +68,16 @@ class InvalidValue(InvalidInput):
         self.reason = reason
 
 
+class InvalidFields(InvalidInput):
+    """Several fields of one input are wrong: the caller hears of all of them at once."""
+
+    code = "INVALID_FIELDS"
+
+    def __init__(self, problems: Sequence[InvalidInput]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        self.problems = tuple(problems)
+
+
 class InvalidRuleSet(InvalidInput):
     """A vote rule-set document that does not parse or does not make sense."""
 

@@ -6,14 +6,18 @@ Plain records plus the checks a new entry must pass; codes are validated by ``co
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from services.policy.domain.codes import normalise_registration_code, validate_equipment_code
-from services.policy.domain.errors import InvalidValue
+from services.policy.domain.errors import InvalidFields, InvalidInput, InvalidValue
 from services.policy.domain.flats import Flat, validate_area
 from services.policy.domain.inspections import InspectionFacts
+
+T = TypeVar("T")
 
 _REGION = re.compile(r"[1-8]\d{5}")
 
@@ -143,19 +147,37 @@ def parse_elevator_spec(
     motor_kw: str,
     installed_on: str,
 ) -> ElevatorSpec:
-    """Validate an elevator's registry facts; every problem names its field (``spec.*``)."""
-    return ElevatorSpec(
-        registration_code=normalise_registration_code(
-            registration_code, field="spec.registration_code"
+    """Validate an elevator's registry facts; every bad field (``spec.*``) is reported."""
+    problems: list[InvalidInput] = []
+
+    def checked(parse: Callable[[], T]) -> T:
+        try:
+            return parse()
+        except InvalidInput as problem:
+            problems.append(problem)
+            return None  # type: ignore[return-value]  # never used: we raise below
+
+    spec = ElevatorSpec(
+        registration_code=checked(
+            lambda: normalise_registration_code(registration_code, field="spec.registration_code")
         ),
-        equipment_code=validate_equipment_code(equipment_code, field="spec.equipment_code").code,
-        brand=_required(brand, "spec.brand"),
-        landings=_in_range(landings, 2, 200, "spec.landings"),
-        rope_count=_in_range(rope_count, 1, 32, "spec.rope_count"),
-        rope_length_m=positive_decimal(rope_length_m, field="spec.rope_length_m"),
-        motor_kw=positive_decimal(motor_kw, field="spec.motor_kw"),
-        installed_on=parse_date(installed_on, field="spec.installed_on") if installed_on else None,
+        equipment_code=checked(
+            lambda: validate_equipment_code(equipment_code, field="spec.equipment_code").code
+        ),
+        brand=checked(lambda: _required(brand, "spec.brand")),
+        landings=checked(lambda: _in_range(landings, 2, 200, "spec.landings")),
+        rope_count=checked(lambda: _in_range(rope_count, 1, 32, "spec.rope_count")),
+        rope_length_m=checked(lambda: positive_decimal(rope_length_m, field="spec.rope_length_m")),
+        motor_kw=checked(lambda: positive_decimal(motor_kw, field="spec.motor_kw")),
+        installed_on=checked(
+            lambda: parse_date(installed_on, field="spec.installed_on") if installed_on else None
+        ),
     )
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise InvalidFields(problems)
+    return spec
 
 
 def parse_date(text: str, *, field: str) -> date:
