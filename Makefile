@@ -31,8 +31,9 @@ protos: $(GEN)/.stamp
 run: setup
 	$(BIN)/python -m devstack run
 
+# One pytest run over every tier: the session starts PostgreSQL and S3 once (tests/conftest.py).
 test: setup
-	$(BIN)/python -m devstack test
+	$(BIN)/python -m pytest tests -q
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit -q
