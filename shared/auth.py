@@ -24,7 +24,7 @@ from enum import StrEnum
 
 from shared.errors import permission_denied, unauthenticated
 
-TOKEN_VERSION = "v1"
+TOKEN_VERSION = "v1"  # noqa: S105  (a format tag, not a secret)
 ALL_REGIONS = "*"
 
 

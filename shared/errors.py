@@ -160,8 +160,8 @@ def details_of(error: grpc.RpcError) -> ErrorDetails:
     """Decode the rich status of a failed call."""
     from grpc_status import rpc_status
 
-    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
-    message: str = error.details() or ""  # type: ignore[attr-defined]
+    code: grpc.StatusCode = error.code()
+    message: str = error.details() or ""
     reason = ""
     violations: list[FieldViolation] = []
     status = rpc_status.from_call(error)  # type: ignore[arg-type]

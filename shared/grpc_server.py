@@ -53,7 +53,7 @@ class GrpcApp:
             ),
             options=[("grpc.so_reuseport", 0)],
         )
-        health_servicer = health.aio.HealthServicer()
+        health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         for binding in self.bindings:
             binding.add_to_server(binding.servicer, server)

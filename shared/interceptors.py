@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_status import rpc_status
@@ -24,30 +24,37 @@ log = logging.getLogger("elevins.rpc")
 # native gRPC probes, devstack) can ask whether a server is up. Nothing else, reflection included.
 PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.Health/",)
 
-Call = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+if TYPE_CHECKING:
+    Context = grpc.aio.ServicerContext[Any, Any]
+    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+    Handler = grpc.RpcMethodHandler[Any, Any]
+else:
+    Context = grpc.aio.ServicerContext
+    _Interceptor = grpc.aio.ServerInterceptor
+    Handler = grpc.RpcMethodHandler
+
+Call = Callable[[Any, Context], Awaitable[Any]]
 ErrorMapper = Callable[[Exception], ServiceError | None]
 
 
-class Around(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class Around(_Interceptor):
     """Runs ``around(method, call, request, context)`` in place of every handler."""
 
-    async def around(
-        self, method: str, call: Call, request: Any, context: grpc.aio.ServicerContext
-    ) -> Any:
+    async def around(self, method: str, call: Call, request: Any, context: Context) -> Any:
         return await call(request, context)
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return handler
+    ) -> Handler:
+        handler: Any = await continuation(details)
+        if not handler:  # an unknown method: let grpc answer UNIMPLEMENTED
+            return handler  # type: ignore[no-any-return]
         method = details.method
 
         def unary(inner: Call) -> Call:
-            async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def wrapped(request: Any, context: Context) -> Any:
                 return await self.around(method, inner, request, context)
 
             return wrapped
@@ -57,10 +64,8 @@ class Around(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         ) -> Callable[..., AsyncIterator[Any]]:
             # A response stream runs to completion inside ``around`` and is replayed; services
             # stream bounded pages, so holding one call's answers in memory is acceptable.
-            async def wrapped(
-                request: Any, context: grpc.aio.ServicerContext
-            ) -> AsyncIterator[Any]:
-                async def collect(req: Any, ctx: grpc.aio.ServicerContext) -> list[Any]:
+            async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
+                async def collect(req: Any, ctx: Context) -> list[Any]:
                     return [item async for item in inner(req, ctx)]
 
                 for item in await self.around(method, collect, request, context):
@@ -99,9 +104,7 @@ class ErrorInterceptor(Around):
     def __init__(self, map_error: ErrorMapper | None = None) -> None:
         self._map_error = map_error
 
-    async def around(
-        self, method: str, call: Call, request: Any, context: grpc.aio.ServicerContext
-    ) -> Any:
+    async def around(self, method: str, call: Call, request: Any, context: Context) -> Any:
         try:
             return await call(request, context)
         except ServiceError as error:
@@ -117,7 +120,7 @@ class ErrorInterceptor(Around):
                 await _abort(context, mapped)
 
 
-async def _abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
+async def _abort(context: Context, error: ServiceError) -> None:
     status = rpc_status.to_status(error.to_status())
     await context.abort(status.code, status.details, status.trailing_metadata)
 
@@ -125,9 +128,7 @@ async def _abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None
 class LoggingInterceptor(Around):
     """One line per call: method, caller, status code and duration; never the payload."""
 
-    async def around(
-        self, method: str, call: Call, request: Any, context: grpc.aio.ServicerContext
-    ) -> Any:
+    async def around(self, method: str, call: Call, request: Any, context: Context) -> Any:
         started = time.perf_counter()
         try:
             return await call(request, context)
@@ -156,9 +157,7 @@ class DeadlineInterceptor(Around):
     def __init__(self, default_seconds: float) -> None:
         self._default = default_seconds
 
-    async def around(
-        self, method: str, call: Call, request: Any, context: grpc.aio.ServicerContext
-    ) -> Any:
+    async def around(self, method: str, call: Call, request: Any, context: Context) -> Any:
         remaining = context.time_remaining()
         budget = self._default if remaining is None else min(remaining, self._default)
         try:
@@ -174,9 +173,7 @@ class AuthInterceptor(Around):
     def __init__(self, keys: Mapping[str, bytes]) -> None:
         self._keys = dict(keys)
 
-    async def around(
-        self, method: str, call: Call, request: Any, context: grpc.aio.ServicerContext
-    ) -> Any:
+    async def around(self, method: str, call: Call, request: Any, context: Context) -> Any:
         if method.startswith(PUBLIC_METHOD_PREFIXES):
             return await call(request, context)
         token = bearer(context.invocation_metadata())
@@ -195,11 +192,11 @@ class AuthInterceptor(Around):
 
 def standard_interceptors(
     *, keys: Mapping[str, bytes], default_deadline_s: float, map_error: ErrorMapper | None
-) -> list[grpc.aio.ServerInterceptor]:
+) -> list[_Interceptor]:
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
     return [
-        aio_server_interceptor(),
+        aio_server_interceptor(),  # type: ignore[no-untyped-call]
         ErrorInterceptor(map_error),
         LoggingInterceptor(),
         DeadlineInterceptor(default_deadline_s),

@@ -6,10 +6,9 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from services.policy.settings import PolicySettings
 from shared.logs import configure_logging
 from shared.telemetry import configure_telemetry, shutdown_telemetry
-
-from services.policy.settings import PolicySettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,9 +25,8 @@ def main() -> None:
     settings = PolicySettings.from_env()
     configure_logging("policy", settings.log_level)
     if args.command == "migrate":
-        from shared.migrations import upgrade
-
         from services.policy.server import SCHEMA
+        from shared.migrations import upgrade
 
         upgrade(MIGRATIONS, schema=SCHEMA, database_url=settings.database_url)
     elif args.command == "seed":

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 
 from services.policy.domain.inspections import InspectionResult
 from services.policy.domain.registry import Community, ElevatorSpec, FlatRecord
@@ -27,7 +28,11 @@ RULE_SET = "civil_code_2021_art278"
 FLOORS = 18
 FLATS_PER_FLOOR = 2
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
+    "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯"
+    "龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国建华志强红梅海燕春梅玉兰"
 BRANDS = ("奥的斯", "三菱", "日立", "通力", "迅达", "蒂森克虏伯", "康力", "广日")
 
@@ -60,7 +65,7 @@ async def seed_demo_city(settings: PolicySettings, *, elevators: int = 50) -> No
         engine, clock, products=load_default_products(), rule_sets=load_default_rule_sets()
     )
     set_principal(Principal("demo-seed", Role.SERVICE, frozenset({"*"}), expires_at=2**62))
-    rng = random.Random(2026)
+    rng = random.Random(2026)  # noqa: S311  (demo data must be reproducible, not secret)
     remaining = elevators
     summary = {
         "communities": 0,
@@ -76,11 +81,13 @@ async def seed_demo_city(settings: PolicySettings, *, elevators: int = 50) -> No
             remaining -= units
             if units <= 0:
                 break
-            existing = await uc.read(lambda s, d=demo: s.community_by_name(d.region_code, d.name))
+            existing = await uc.read(
+                partial(PolicyStore.community_by_name, region_code=demo.region_code, name=demo.name)
+            )
             if existing is not None:
                 continue
             counts = await uc.transaction(
-                lambda store, d=demo, n=units: _seed_community(uc, store, d, n, rng, samples)
+                partial(_seed_community, uc, demo=demo, units=units, rng=rng, samples=samples)
             )
             summary["communities"] += 1
             for key, value in counts.items():
@@ -101,6 +108,7 @@ async def seed_demo_city(settings: PolicySettings, *, elevators: int = 50) -> No
 async def _seed_community(
     uc: PolicyUseCases,
     store: PolicyStore,
+    *,
     demo: DemoCommunity,
     units: int,
     rng: random.Random,

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from elevins.policy.v1 import policy_pb2, policy_pb2_grpc
-from shared.clock import Clock, SystemClock
-from shared.db import create_engine
-from shared.grpc_server import GrpcApp, ServiceBinding
-
 from services.policy.domain.products import load_default_products
 from services.policy.domain.voting import load_default_rule_sets
 from services.policy.servicer import PolicyServicer, map_domain_error
 from services.policy.settings import PolicySettings
 from services.policy.usecases import PolicyUseCases
+from shared.clock import Clock, SystemClock
+from shared.db import create_engine
+from shared.grpc_server import GrpcApp, ServiceBinding
 
 SCHEMA = "policy"
 SERVICE_NAME = policy_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from fractions import Fraction
+from functools import partial
 from typing import TypeVar
 
 import grpc
@@ -124,7 +125,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         work: Callable[[PolicyStore], Awaitable[M]],
     ) -> M:
         return await self.uc.idempotent(
-            request_id=getattr(request, "request_id"),
+            request_id=request.request_id,
             method=method,
             request=request,
             response_type=response_type,
@@ -168,23 +169,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         v.require(len(request.flats) <= 5000, "flats", "at most 5000 flats per call")
         records: list[FlatRecord] = []
         for index, flat in enumerate(request.flats):
-            parsed = _check(
-                v,
-                lambda flat=flat, index=index: parse_flat(
-                    flat_id=new_id("flt"),
-                    community_id=request.community_id,
-                    building=flat.building,
-                    unit=flat.unit,
-                    number=flat.number,
-                    area_text=flat.floor_area_m2,
-                    owner_id=flat.owner_id,
-                    owner_name=flat.owner_name,
-                    fund_balance_fen=flat.fund_balance_fen
-                    if flat.HasField("fund_balance_fen")
-                    else None,
-                    index=index,
-                ),
-            )
+            parsed = _check(v, partial(_flat_record, request.community_id, flat, index))
             if parsed is not None:
                 records.append(parsed)
         keys = [(r.building, r.unit, r.number) for r in records]
@@ -547,6 +532,21 @@ def _check(violations: Violations, parse: Callable[[], T]) -> T | None:
         for problem in exc.problems if isinstance(exc, InvalidFields) else (exc,):
             violations.add(problem.field or "request", problem.message)
         return None
+
+
+def _flat_record(community_id: str, flat: pb.FlatInput, index: int) -> FlatRecord:
+    return parse_flat(
+        flat_id=new_id("flt"),
+        community_id=community_id,
+        building=flat.building,
+        unit=flat.unit,
+        number=flat.number,
+        area_text=flat.floor_area_m2,
+        owner_id=flat.owner_id,
+        owner_name=flat.owner_name,
+        fund_balance_fen=flat.fund_balance_fen if flat.HasField("fund_balance_fen") else None,
+        index=index,
+    )
 
 
 def _required(value: str, field: str) -> None:

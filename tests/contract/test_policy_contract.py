@@ -43,20 +43,28 @@ async def test_a_partner_discovers_the_api_by_reflection(policy_channel, mint) -
         reflection_pb2.ServerReflectionRequest(list_services=""),
         reflection_pb2.ServerReflectionRequest(file_containing_symbol=SERVICE),
     ]
-    replies = [r async for r in stub.ServerReflectionInfo(iter(requests), metadata=meta(mint("partner")))]
+    replies = [
+        r async for r in stub.ServerReflectionInfo(iter(requests), metadata=meta(mint("partner")))
+    ]
     listed = {s.name for s in replies[0].list_services_response.service}
     assert {SERVICE, "grpc.health.v1.Health"} <= listed
     from google.protobuf import descriptor_pb2
 
-    files = [descriptor_pb2.FileDescriptorProto.FromString(raw)
-             for raw in replies[1].file_descriptor_response.file_descriptor_proto]
-    served = {m.name for f in files for s in f.service if s.name == "PolicyService" for m in s.method}
+    files = [
+        descriptor_pb2.FileDescriptorProto.FromString(raw)
+        for raw in replies[1].file_descriptor_response.file_descriptor_proto
+    ]
+    served = {
+        m.name for f in files for s in f.service if s.name == "PolicyService" for m in s.method
+    }
     assert served == set(pb.DESCRIPTOR.services_by_name["PolicyService"].methods_by_name)
 
 
 async def test_reflection_needs_a_token_too(policy_channel) -> None:
     stub = reflection_pb2_grpc.ServerReflectionStub(policy_channel)
-    call = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    call = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         async for _ in call:
             pass
@@ -73,8 +81,9 @@ async def test_calls_without_a_valid_token_are_unauthenticated(policy_channel, t
 
 async def test_expired_and_foreign_tokens_are_refused(policy_channel, auth_key) -> None:
     stub = policy_pb2_grpc.PolicyServiceStub(policy_channel)
-    expired = mint_token(auth_key, subject="x", role="service", regions=["*"], ttl_seconds=60,
-                         now=time.time() - 3600)
+    expired = mint_token(
+        auth_key, subject="x", role="service", regions=["*"], ttl_seconds=60, now=time.time() - 3600
+    )
     foreign = mint_token("ab" * 32, subject="x", role="service", regions=["*"], ttl_seconds=60)
     for token in (expired, foreign):
         error = await _fails(stub.ListProducts, pb.ListProductsRequest(), metadata=meta(token))
@@ -89,31 +98,40 @@ async def test_roles_and_regions_are_enforced(policy_channel, mint) -> None:
     contractor = policy_pb2_grpc.PolicyServiceStub(policy_channel)
     denied = await _fails(
         contractor.IssuePolicy,
-        pb.IssuePolicyRequest(request_id=rid(), elevator_id=elevator.elevator_id, product_code="ELEV-REPAIR-STD"),
+        pb.IssuePolicyRequest(
+            request_id=rid(), elevator_id=elevator.elevator_id, product_code="ELEV-REPAIR-STD"
+        ),
         metadata=meta(mint("contractor", regions=("430202",))),
     )
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
     elsewhere = await _fails(
-        contractor.GetElevator, pb.GetElevatorRequest(elevator_id=elevator.elevator_id),
+        contractor.GetElevator,
+        pb.GetElevatorRequest(elevator_id=elevator.elevator_id),
         metadata=meta(mint("adjuster", regions=("4301",))),
     )
     assert elsewhere.code() == grpc.StatusCode.PERMISSION_DENIED
     assert details_of(elsewhere).reason == "REGION_FORBIDDEN"
     same_city = await contractor.GetElevator(
-        pb.GetElevatorRequest(elevator_id=elevator.elevator_id), metadata=meta(mint("adjuster", regions=("4302",)))
+        pb.GetElevatorRequest(elevator_id=elevator.elevator_id),
+        metadata=meta(mint("adjuster", regions=("4302",))),
     )
     assert same_city.elevator.elevator_id == elevator.elevator_id
 
 
 async def test_unknown_elevator_is_not_found(policy_channel, mint) -> None:
     stub = policy_pb2_grpc.PolicyServiceStub(policy_channel)
-    error = await _fails(stub.GetElevator, pb.GetElevatorRequest(elevator_id="elv_missing"), metadata=meta(mint()))
+    error = await _fails(
+        stub.GetElevator, pb.GetElevatorRequest(elevator_id="elv_missing"), metadata=meta(mint())
+    )
     assert error.code() == grpc.StatusCode.NOT_FOUND
     assert [v.field for v in details_of(error).violations] == ["elevator_id"]
     error = await _fails(
         stub.CheckCoverage,
-        pb.CheckCoverageRequest(registration_code="梯11湘B99999(99)", peril="mechanical_failure",
-                                loss_time={"seconds": 1_800_000_000}),
+        pb.CheckCoverageRequest(
+            registration_code="梯11湘B99999(99)",
+            peril="mechanical_failure",
+            loss_time={"seconds": 1_800_000_000},
+        ),
         metadata=meta(mint()),
     )
     assert error.code() == grpc.StatusCode.NOT_FOUND
@@ -125,15 +143,30 @@ async def test_malformed_codes_name_every_bad_field(policy_channel, mint) -> Non
     error = await _fails(
         world.stub.RegisterElevator,
         pb.RegisterElevatorRequest(
-            request_id=rid(), community_id=community.community_id, building="1", unit="1",
-            spec=pb.ElevatorSpec(registration_code="11湘B123", equipment_code="31104302", brand="三菱",
-                                 landings=18, rope_count=99, rope_length_m="60", motor_kw="-1"),
+            request_id=rid(),
+            community_id=community.community_id,
+            building="1",
+            unit="1",
+            spec=pb.ElevatorSpec(
+                registration_code="11湘B123",
+                equipment_code="31104302",
+                brand="三菱",
+                landings=18,
+                rope_count=99,
+                rope_length_m="60",
+                motor_kw="-1",
+            ),
         ),
         metadata=world.md,
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     fields = {v.field for v in details_of(error).violations}
-    assert fields == {"spec.registration_code", "spec.equipment_code", "spec.rope_count", "spec.motor_kw"}
+    assert fields == {
+        "spec.registration_code",
+        "spec.equipment_code",
+        "spec.rope_count",
+        "spec.motor_kw",
+    }
 
 
 async def test_negative_areas_and_missing_request_ids_are_invalid(policy_channel, mint) -> None:
@@ -142,18 +175,38 @@ async def test_negative_areas_and_missing_request_ids_are_invalid(policy_channel
     error = await _fails(
         world.stub.RegisterFlats,
         pb.RegisterFlatsRequest(
-            request_id=rid(), community_id=community.community_id,
-            flats=[pb.FlatInput(building="1", unit="1", number="101", floor_area_m2="-80.5",
-                                owner_id="o1", owner_name="李四"),
-                   pb.FlatInput(building="1", unit="1", number="102", floor_area_m2="80.555",
-                                owner_id="o2", owner_name="王五")],
+            request_id=rid(),
+            community_id=community.community_id,
+            flats=[
+                pb.FlatInput(
+                    building="1",
+                    unit="1",
+                    number="101",
+                    floor_area_m2="-80.5",
+                    owner_id="o1",
+                    owner_name="李四",
+                ),
+                pb.FlatInput(
+                    building="1",
+                    unit="1",
+                    number="102",
+                    floor_area_m2="80.555",
+                    owner_id="o2",
+                    owner_name="王五",
+                ),
+            ],
         ),
         metadata=world.md,
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert {v.field for v in details_of(error).violations} == {"flats[0].floor_area_m2", "flats[1].floor_area_m2"}
+    assert {v.field for v in details_of(error).violations} == {
+        "flats[0].floor_area_m2",
+        "flats[1].floor_area_m2",
+    }
     error = await _fails(
-        world.stub.RegisterCommunity, pb.RegisterCommunityRequest(region_code="430202", name="x"), metadata=world.md
+        world.stub.RegisterCommunity,
+        pb.RegisterCommunityRequest(region_code="430202", name="x"),
+        metadata=world.md,
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in details_of(error).violations] == ["request_id"]
@@ -165,14 +218,18 @@ async def test_a_vote_with_no_electorate_is_a_failed_precondition(policy_channel
     elevator = await world.elevator(community.community_id, unit="9")  # a unit with no flats
     error = await _fails(
         world.stub.OpenVote,
-        pb.OpenVoteRequest(request_id=rid(), elevator_id=elevator.elevator_id, rule_set="civil_code_2021_art278"),
+        pb.OpenVoteRequest(
+            request_id=rid(), elevator_id=elevator.elevator_id, rule_set="civil_code_2021_art278"
+        ),
         metadata=world.md,
     )
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert details_of(error).reason == "EMPTY_ELECTORATE"
 
 
-async def test_exactly_two_thirds_passes_the_property_law_vote_and_one_owner_short_fails(policy_channel, mint) -> None:
+async def test_exactly_two_thirds_passes_the_property_law_vote_and_one_owner_short_fails(
+    policy_channel, mint
+) -> None:
     world = World(policy_channel, mint())
     for agreeing, expected in ((2, pb.VOTE_STATUS_PASSED), (1, pb.VOTE_STATUS_FAILED)):
         community = await world.community()
@@ -192,7 +249,9 @@ async def test_a_policy_needs_a_passed_vote(policy_channel, mint) -> None:
     elevator = await world.elevator(community.community_id)
     error = await _fails(
         world.stub.IssuePolicy,
-        pb.IssuePolicyRequest(request_id=rid(), elevator_id=elevator.elevator_id, product_code="ELEV-REPAIR-STD"),
+        pb.IssuePolicyRequest(
+            request_id=rid(), elevator_id=elevator.elevator_id, product_code="ELEV-REPAIR-STD"
+        ),
         metadata=world.md,
     )
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -39,16 +39,20 @@ class Process:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.policy", "serve"], env=self.environ,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [sys.executable, "-m", "services.policy", "serve"],
+            env=self.environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
 
-    async def wait_serving(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_serving(self, within: float = 30.0) -> None:
+        deadline = time.monotonic() + within
         async with grpc.aio.insecure_channel(self.addr) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while time.monotonic() < deadline:
-                assert self.proc is not None and self.proc.poll() is None, self.proc and self.proc.stderr and self.proc.stderr.read()
+                assert self.proc is not None and self.proc.poll() is None, (
+                    self.proc and self.proc.stderr and self.proc.stderr.read()
+                )
                 try:
                     reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
                     if reply.status == health_pb2.HealthCheckResponse.SERVING:
@@ -80,16 +84,23 @@ async def test_sigterm_drains_and_exits_cleanly(process: Process) -> None:
     assert process.kill(signal.SIGTERM) == 0
 
 
-async def test_kill_9_mid_reservations_loses_nothing_and_reserves_nothing_twice(process: Process, mint) -> None:
+async def test_kill_9_mid_reservations_loses_nothing_and_reserves_nothing_twice(
+    process: Process, mint
+) -> None:
     await process.wait_serving()
     amount = 1_000_000
     claims = [f"clm-k9-{os.getpid()}-{i}" for i in range(40)]
 
     async def reserve_all(world: World, policy_id: str) -> list[object]:
         return await asyncio.gather(
-            *(world.stub.ReserveLimit(
-                pb.ReserveLimitRequest(claim_id=c, policy_id=policy_id, amount_fen=amount),
-                metadata=world.md, timeout=10) for c in claims),
+            *(
+                world.stub.ReserveLimit(
+                    pb.ReserveLimitRequest(claim_id=c, policy_id=policy_id, amount_fen=amount),
+                    metadata=world.md,
+                    timeout=10,
+                )
+                for c in claims
+            ),
             return_exceptions=True,
         )
 
@@ -109,7 +120,11 @@ async def test_kill_9_mid_reservations_loses_nothing_and_reserves_nothing_twice(
         granted = [r for r in retried if isinstance(r, pb.ReserveLimitResponse)]
         refused = [r for r in retried if isinstance(r, grpc.aio.AioRpcError)]
         assert {e.code() for e in refused} <= {grpc.StatusCode.FAILED_PRECONDITION}
-        final = (await world.stub.GetPolicy(pb.GetPolicyRequest(policy_id=policy.policy_id), metadata=world.md)).policy
+        final = (
+            await world.stub.GetPolicy(
+                pb.GetPolicyRequest(policy_id=policy.policy_id), metadata=world.md
+            )
+        ).policy
     # Every granted claim holds exactly one reservation; none beyond the sum insured.
     assert len(granted) == 15
     assert final.reserved_fen == len(granted) * amount == final.product.sum_insured_fen

@@ -141,7 +141,10 @@ class World:
         ).vote
 
     async def insured_elevator(
-        self, *, areas: Sequence[str] = ("90.00", "110.00", "100.00"), appreciation_fen: int = 200_000
+        self,
+        *,
+        areas: Sequence[str] = ("90.00", "110.00", "100.00"),
+        appreciation_fen: int = 200_000,
     ) -> tuple[pb.Elevator, pb.Policy]:
         community = await self.community(appreciation_fen=appreciation_fen)
         flats = await self.flats(community.community_id, areas)
@@ -150,7 +153,9 @@ class World:
         policy = (
             await self.stub.IssuePolicy(
                 pb.IssuePolicyRequest(
-                    request_id=rid(), elevator_id=elevator.elevator_id, product_code="ELEV-REPAIR-STD"
+                    request_id=rid(),
+                    elevator_id=elevator.elevator_id,
+                    product_code="ELEV-REPAIR-STD",
                 ),
                 metadata=self.md,
             )

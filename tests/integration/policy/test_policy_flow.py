@@ -39,16 +39,20 @@ async def test_enrol_vote_issue_and_check_coverage(world: World) -> None:
 
     vote = await world.vote(
         elevator.elevator_id,
-        {flats[0].owner_id: pb.BALLOT_CHOICE_AGREE, flats[1].owner_id: pb.BALLOT_CHOICE_AGREE,
-         flats[2].owner_id: pb.BALLOT_CHOICE_DISAGREE},
+        {
+            flats[0].owner_id: pb.BALLOT_CHOICE_AGREE,
+            flats[1].owner_id: pb.BALLOT_CHOICE_AGREE,
+            flats[2].owner_id: pb.BALLOT_CHOICE_DISAGREE,
+        },
     )
     assert vote.status == pb.VOTE_STATUS_PASSED
     assert any("turnout" in line for line in vote.explanation)
 
     policy = (
         await world.stub.IssuePolicy(
-            pb.IssuePolicyRequest(request_id=rid(), elevator_id=elevator.elevator_id,
-                                  product_code="ELEV-REPAIR-STD"),
+            pb.IssuePolicyRequest(
+                request_id=rid(), elevator_id=elevator.elevator_id, product_code="ELEV-REPAIR-STD"
+            ),
             metadata=world.md,
         )
     ).policy
@@ -58,55 +62,77 @@ async def test_enrol_vote_issue_and_check_coverage(world: World) -> None:
     shares = {line.flat_id: line for line in funding.lines}
     assert [shares[f.flat_id].share_fen for f in flats] == [9_000, 11_000, 10_000]
     assert shares[flats[0].flat_id].from_account_fen == 9_000
-    assert (shares[flats[1].flat_id].from_account_fen, shares[flats[1].flat_id].billed_cash_fen) == (1_000, 10_000)
+    assert (
+        shares[flats[1].flat_id].from_account_fen,
+        shares[flats[1].flat_id].billed_cash_fen,
+    ) == (1_000, 10_000)
     assert shares[flats[2].flat_id].billed_cash_fen == 10_000
-    assert funding.from_appreciation_fen + sum(ln.share_fen for ln in funding.lines) == funding.premium_fen
+    assert (
+        funding.from_appreciation_fen + sum(ln.share_fen for ln in funding.lines)
+        == funding.premium_fen
+    )
 
     covered = await world.stub.CheckCoverage(
-        pb.CheckCoverageRequest(registration_code=elevator.spec.registration_code,
-                                loss_time=ts(datetime.now(UTC) + timedelta(days=1)),
-                                peril="mechanical_failure"),
+        pb.CheckCoverageRequest(
+            registration_code=elevator.spec.registration_code,
+            loss_time=ts(datetime.now(UTC) + timedelta(days=1)),
+            peril="mechanical_failure",
+        ),
         metadata=world.md,
     )
     assert covered.covered and covered.remaining_fen == 15_000_000
     excluded = await world.stub.CheckCoverage(
-        pb.CheckCoverageRequest(registration_code=elevator.spec.registration_code,
-                                loss_time=ts(datetime.now(UTC) + timedelta(days=1)), peril="vandalism"),
+        pb.CheckCoverageRequest(
+            registration_code=elevator.spec.registration_code,
+            loss_time=ts(datetime.now(UTC) + timedelta(days=1)),
+            peril="vandalism",
+        ),
         metadata=world.md,
     )
     assert not excluded.covered
     assert [r.code for r in excluded.reasons] == ["PERIL_EXCLUDED"]
     lapsed = await world.stub.CheckCoverage(
-        pb.CheckCoverageRequest(registration_code=elevator.spec.registration_code,
-                                loss_time=ts(datetime.now(UTC) + timedelta(days=400)),
-                                peril="mechanical_failure"),
+        pb.CheckCoverageRequest(
+            registration_code=elevator.spec.registration_code,
+            loss_time=ts(datetime.now(UTC) + timedelta(days=400)),
+            peril="mechanical_failure",
+        ),
         metadata=world.md,
     )
     assert "LAPSED" in [r.code for r in lapsed.reasons]
 
 
 async def test_a_retry_returns_the_first_answer(world: World) -> None:
-    request = pb.RegisterCommunityRequest(request_id=rid(), region_code="430202", name=f"重试小区{rid()[:6]}")
+    request = pb.RegisterCommunityRequest(
+        request_id=rid(), region_code="430202", name=f"重试小区{rid()[:6]}"
+    )
     first, second = await asyncio.gather(
         world.stub.RegisterCommunity(request, metadata=world.md),
         world.stub.RegisterCommunity(request, metadata=world.md),
     )
     assert first.community.community_id == second.community.community_id
-    changed = pb.RegisterCommunityRequest(request_id=request.request_id, region_code="430202", name="另一个")
+    changed = pb.RegisterCommunityRequest(
+        request_id=request.request_id, region_code="430202", name="另一个"
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await world.stub.RegisterCommunity(changed, metadata=world.md)
     assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert details_of(caught.value).reason == "REQUEST_ID_REUSED"
 
 
-async def test_sixty_four_concurrent_reservations_never_exceed_the_sum_insured(world: World) -> None:
+async def test_sixty_four_concurrent_reservations_never_exceed_the_sum_insured(
+    world: World,
+) -> None:
     _, policy = await world.insured_elevator()
     amount = 1_000_000  # 10,000 CNY each: 15 fit in the 150,000 CNY sum insured, 49 must not
     results = await asyncio.gather(
         *(
             world.stub.ReserveLimit(
-                pb.ReserveLimitRequest(claim_id=f"clm-{policy.policy_id}-{i}", policy_id=policy.policy_id,
-                                       amount_fen=amount),
+                pb.ReserveLimitRequest(
+                    claim_id=f"clm-{policy.policy_id}-{i}",
+                    policy_id=policy.policy_id,
+                    amount_fen=amount,
+                ),
                 metadata=world.md,
             )
             for i in range(64)
@@ -118,20 +144,32 @@ async def test_sixty_four_concurrent_reservations_never_exceed_the_sum_insured(w
     assert len(granted) == 15 and len(refused) == 49
     assert {e.code() for e in refused} == {grpc.StatusCode.FAILED_PRECONDITION}
     assert {details_of(e).reason for e in refused} == {"LIMIT_EXCEEDED"}
-    final = (await world.stub.GetPolicy(pb.GetPolicyRequest(policy_id=policy.policy_id), metadata=world.md)).policy
+    final = (
+        await world.stub.GetPolicy(
+            pb.GetPolicyRequest(policy_id=policy.policy_id), metadata=world.md
+        )
+    ).policy
     assert final.reserved_fen == 15 * amount and final.remaining_fen == 0
 
 
 async def test_reserve_pay_release_are_idempotent_by_claim(world: World) -> None:
     _, policy = await world.insured_elevator()
-    reserve = pb.ReserveLimitRequest(claim_id=f"clm-{rid()}", policy_id=policy.policy_id, amount_fen=1_200_000)
+    reserve = pb.ReserveLimitRequest(
+        claim_id=f"clm-{rid()}", policy_id=policy.policy_id, amount_fen=1_200_000
+    )
     first = await world.stub.ReserveLimit(reserve, metadata=world.md)
     again = await world.stub.ReserveLimit(reserve, metadata=world.md)
     assert first.position.reserved_fen == again.position.reserved_fen == 1_200_000
-    paid = await world.stub.PayLimit(pb.PayLimitRequest(claim_id=reserve.claim_id, amount_fen=1_100_000), metadata=world.md)
-    paid_again = await world.stub.PayLimit(pb.PayLimitRequest(claim_id=reserve.claim_id, amount_fen=1_100_000), metadata=world.md)
+    paid = await world.stub.PayLimit(
+        pb.PayLimitRequest(claim_id=reserve.claim_id, amount_fen=1_100_000), metadata=world.md
+    )
+    paid_again = await world.stub.PayLimit(
+        pb.PayLimitRequest(claim_id=reserve.claim_id, amount_fen=1_100_000), metadata=world.md
+    )
     assert paid.position.paid_fen == paid_again.position.paid_fen == 1_100_000
     assert paid_again.position.reserved_fen == 0
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await world.stub.ReleaseLimit(pb.ReleaseLimitRequest(claim_id=reserve.claim_id), metadata=world.md)
+        await world.stub.ReleaseLimit(
+            pb.ReleaseLimitRequest(claim_id=reserve.claim_id), metadata=world.md
+        )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -20,6 +20,7 @@ def test_error_codes_are_stable_and_unique():
         "Conflict": "CONFLICT",
         "InvalidCode": "INVALID_CODE",
         "InvalidValue": "INVALID_VALUE",
+        "InvalidFields": "INVALID_FIELDS",
         "InvalidRuleSet": "INVALID_RULE_SET",
         "InvalidProduct": "INVALID_PRODUCT",
         "NotInElectorate": "NOT_IN_ELECTORATE",
