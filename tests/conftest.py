@@ -36,14 +36,25 @@ def auth_key() -> str:
 @pytest.fixture(scope="session")
 def service_environ(stack: StackEnv, auth_key: str) -> dict[str, str]:
     """The environment a service process gets from devstack, for in-process and subprocess use."""
-    return {**os.environ, **stack.as_environ(), "ELEVINS_AUTH_KEY": auth_key, "LOG_LEVEL": "WARNING"}
+    return {
+        **os.environ,
+        **stack.as_environ(),
+        "ELEVINS_AUTH_KEY": auth_key,
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 @pytest.fixture(scope="session")
 def mint(auth_key: str) -> Callable[..., str]:
-    def _mint(role: str = "service", regions: tuple[str, ...] = ("*",), subject: str | None = None) -> str:
+    def _mint(
+        role: str = "service", regions: tuple[str, ...] = ("*",), subject: str | None = None
+    ) -> str:
         return mint_token(
-            auth_key, subject=subject or f"test-{role}", role=role, regions=regions, ttl_seconds=3600
+            auth_key,
+            subject=subject or f"test-{role}",
+            role=role,
+            regions=regions,
+            ttl_seconds=3600,
         )
 
     return _mint
