@@ -8,6 +8,7 @@ from pathlib import Path
 
 from services.policy.settings import PolicySettings
 from shared.logs import configure_logging
+from shared.settings import SettingsError
 from shared.telemetry import configure_telemetry, shutdown_telemetry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,7 +23,10 @@ def main() -> None:
     seed.add_argument("--elevators", type=int, default=50)
     args = parser.parse_args()
 
-    settings = PolicySettings.from_env()
+    try:
+        settings = PolicySettings.from_env()
+    except SettingsError as error:
+        raise SystemExit(f"policy: {error}") from None
     configure_logging("policy", settings.log_level)
     if args.command == "migrate":
         from services.policy.server import SCHEMA
