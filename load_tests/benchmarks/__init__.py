@@ -1,0 +1,1 @@
+"""Benchmarks, one module per service; `load_tests.bench.BENCHMARKS` lists them all."""
