@@ -407,6 +407,7 @@ class PolicyStore:
         region_prefixes: Sequence[str] | None,
         after_id: str,
         limit: int,
+        at: datetime,
     ) -> list[Elevator]:
         query = (
             sa.select(elevators, communities.c.region_code)
@@ -422,7 +423,7 @@ class PolicyStore:
                 sa.or_(*(communities.c.region_code.startswith(p) for p in region_prefixes))
             )
         rows = (await self.conn.execute(query)).all()
-        return [await self._elevator_from_row(r, None) for r in rows]
+        return [await self._elevator_from_row(r, at) for r in rows]
 
     async def _elevator_from_row(self, row: Any, at: datetime | None) -> Elevator:
         served = (

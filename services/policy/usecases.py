@@ -251,6 +251,7 @@ class PolicyUseCases:
             region_prefixes=prefixes,
             after_id=after_id,
             limit=limit,
+            at=self.clock.now(),
         )
 
     # ------------------------------------------------------------ votes

@@ -173,3 +173,19 @@ async def test_reserve_pay_release_are_idempotent_by_claim(world: World) -> None
             pb.ReleaseLimitRequest(claim_id=reserve.claim_id), metadata=world.md
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_list_elevators_pages_and_shows_the_policy_in_force(world: World) -> None:
+    elevator, policy = await world.insured_elevator()
+    listed = await world.stub.ListElevators(
+        pb.ListElevatorsRequest(community_id=elevator.community_id, page_size=1), metadata=world.md
+    )
+    assert [e.elevator_id for e in listed.elevators] == [elevator.elevator_id]
+    assert listed.elevators[0].current_policy_id == policy.policy_id
+    assert listed.next_page_token == ""
+    error = None
+    try:
+        await world.stub.ListElevators(pb.ListElevatorsRequest(page_size=10_000), metadata=world.md)
+    except grpc.aio.AioRpcError as caught:
+        error = caught
+    assert error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
