@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -314,8 +314,14 @@ def running_stack(base_dir: Path, *, ephemeral: bool) -> Iterator[StackEnv]:
     """
     begun = time.monotonic()
     base_dir = base_dir.absolute()
-    base_dir.mkdir(parents=True, exist_ok=True)
     external = external_services(os.environ)
+    if external.database_url is not None and external.s3 is not None:
+        # Nothing to start, so nothing to lock or wipe: `base_dir` may well be in use by the
+        # devstack that provides these servers (e.g. the test suite under `devstack test`).
+        log.info("stack: using DATABASE_URL and S3_ENDPOINT from the environment")
+        yield replace(external.s3, database_url=external.database_url)
+        return
+    base_dir.mkdir(parents=True, exist_ok=True)
     started = _Started()
     with _exclusive(base_dir), sigterm_raises():
         try:
