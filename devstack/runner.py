@@ -44,7 +44,7 @@ from devstack.services import (
     ready_text,
 )
 from devstack.signals import StopFlag, shielded
-from devstack.stack import StackEnv, running_stack
+from devstack.stack import StackBusyError, StackEnv, running_stack
 
 log = logging.getLogger("devstack")
 
@@ -298,3 +298,6 @@ def run(base_dir: Path, specs: Sequence[ServiceSpec]) -> int:
                 return 1
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the storage was starting
         return 0
+    except (StackBusyError, ValueError) as exc:  # a second `make run`, or a bad S3_* setup
+        log.error("%s", exc)
+        return 1

@@ -23,11 +23,13 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -147,6 +149,23 @@ def stop_leftovers(data_dir: Path) -> None:
     if leftovers:
         log.warning("s3: stopping %d leftover weed process(es)", len(leftovers))
         procs.kill_processes([p.pid for p in leftovers], timeout=STOP_TIMEOUT)
+        for leftover in leftovers:
+            _remove_sockets(_ports_in_cmdline(leftover.cmdline))
+
+
+def _ports_in_cmdline(cmdline: Sequence[str]) -> list[int]:
+    """The ports a weed was started with (`-s3.port=8333`, `-master.port.grpc=19333`, …)."""
+    found = (re.fullmatch(r"-[\w.]*port[\w.]*=(\d+)", arg) for arg in cmdline)
+    return [int(match.group(1)) for match in found if match and int(match.group(1)) > 0]
+
+
+def _remove_sockets(ports: Iterable[int]) -> None:
+    """weed leaves /tmp/seaweedfs-<component>[-grpc]-<port>.sock behind; ours are the ones
+    named after our ports (nobody else can have bound those ports meanwhile)."""
+    for port in ports:
+        for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):  # noqa: S108 (weed's choice)
+            if sock.is_socket():
+                sock.unlink(missing_ok=True)
 
 
 def leftover_pids(data_dir: Path) -> list[int]:
@@ -225,7 +244,7 @@ class SeaweedS3:
         if proc is not None:
             procs.stop_child(proc, timeout=STOP_TIMEOUT, name="weed")
             log.info("s3: stopped (exit code %s)", proc.returncode)
-            self._remove_sockets()
+            _remove_sockets(self.ports.all_ports())
         if self._out is not None:
             self._out.close()
             self._out = None
@@ -308,11 +327,3 @@ class SeaweedS3:
                 return handle.read().decode("utf-8", "replace")
         except OSError:
             return ""
-
-    def _remove_sockets(self) -> None:
-        """weed leaves /tmp/seaweedfs-<component>[-grpc]-<port>.sock behind; ours are the
-        ones named after our ports (nobody else can have bound those ports meanwhile)."""
-        for port in self.ports.all_ports():
-            for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):  # noqa: S108
-                if sock.is_socket():
-                    sock.unlink(missing_ok=True)

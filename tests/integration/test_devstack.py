@@ -108,8 +108,11 @@ def test_ephemeral_stack_serves_postgres_and_s3_and_cleans_up(base):
             assert secret.stat().st_mode & 0o077 == 0, secret
         pids = postgres.leftover_pids(base / "pg") + s3.leftover_pids(base / "s3")
         assert pids
+        s3_port = int(env.s3_endpoint.rpartition(":")[2])
 
     _assert_nothing_left(base, pids)
+    for port in (s3_port, s3_port + 10_000):  # weed's unix sockets are named after its ports
+        assert not list(Path("/tmp").glob(f"seaweedfs-*-{port}.sock"))
 
 
 def test_restart_reuses_data_and_recovers_from_a_killed_run(base):
