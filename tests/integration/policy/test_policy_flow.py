@@ -189,3 +189,46 @@ async def test_list_elevators_pages_and_shows_the_policy_in_force(world: World) 
     except grpc.aio.AioRpcError as caught:
         error = caught
     assert error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_renewal_follows_on_and_cancellation_refunds_unused_days(world: World) -> None:
+    elevator, policy = await world.insured_elevator(appreciation_fen=1_000_000)
+    renewed = (
+        await world.stub.RenewPolicy(
+            pb.RenewPolicyRequest(request_id=rid(), policy_id=policy.policy_id), metadata=world.md
+        )
+    ).policy
+    assert renewed.starts_at == policy.ends_at
+    assert renewed.renewed_from_policy_id == policy.policy_id
+    assert renewed.funding.from_appreciation_fen == 130_000  # paid again, from appreciation
+
+    # Cancel the first year after 73 of its 365 days: 292 days unused.
+    effective = policy.starts_at.ToDatetime(tzinfo=UTC) + timedelta(days=73)
+    cancelled = (
+        await world.stub.CancelPolicy(
+            pb.CancelPolicyRequest(
+                request_id=rid(),
+                policy_id=policy.policy_id,
+                reason="楼栋拆除",
+                effective_at=ts(effective),
+            ),
+            metadata=world.md,
+        )
+    ).policy
+    assert cancelled.status == pb.POLICY_STATUS_CANCELLED
+    assert cancelled.refund_fen == 130_000 * 292 // 365
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await world.stub.CancelPolicy(
+            pb.CancelPolicyRequest(request_id=rid(), policy_id=policy.policy_id, reason="again"),
+            metadata=world.md,
+        )
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    after = await world.stub.CheckCoverage(
+        pb.CheckCoverageRequest(
+            registration_code=elevator.spec.registration_code,
+            loss_time=ts(effective + timedelta(days=1)),
+            peril="mechanical_failure",
+        ),
+        metadata=world.md,
+    )
+    assert [r.code for r in after.reasons] == ["CANCELLED"]
