@@ -124,8 +124,9 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         response_type: type[M],
         work: Callable[[PolicyStore], Awaitable[M]],
     ) -> M:
+        request_id: str = request.request_id  # type: ignore[attr-defined]  # every write has one
         return await self.uc.idempotent(
-            request_id=request.request_id,
+            request_id=request_id,
             method=method,
             request=request,
             response_type=response_type,
