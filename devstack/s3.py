@@ -14,7 +14,16 @@ What `weed mini` (4.48) does unless told otherwise, and what we tell it:
 - it creates an S3 identity from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and a bucket from
   S3_BUCKET when those are in its environment: we scrub them and pass our identity in an
   `-s3.config` file, so unsigned and wrongly signed requests are refused;
+- resuming the master's saved raft state (the 4.48 default) made a restart on existing data
+  stall for 5-15 s now and then before the first write went through:
+  `-master.resumeState=false` (volumes and file ids are re-learnt from the volume server's
+  heartbeat; data written before a restart stays readable, see the integration test);
+- on stop its volume server sometimes waits for keep-alive connections that its own filer
+  never closes: SIGKILL after a few seconds, when S3 and the filer are already down;
 - it leaves unix sockets (/tmp/seaweedfs-<component>-<port>.sock) behind: removed on stop.
+
+`-s3.iam=false` drops the embedded IAM API (identities come from the file only), and
+`-volume.preStopSeconds=0` the 1 s heartbeat grace a lone volume server does not need.
 """
 
 from __future__ import annotations
@@ -239,7 +248,7 @@ class SeaweedS3:
         return self._creds
 
     def stop(self) -> None:
-        """SIGTERM (weed exits cleanly in ~3 s), SIGKILL after a timeout; reap; tidy up."""
+        """SIGTERM (weed exits cleanly in ~1-2 s), SIGKILL after a timeout; reap; tidy up."""
         proc, self._proc = self._proc, None
         if proc is not None:
             procs.stop_child(proc, timeout=STOP_TIMEOUT, name="weed")
@@ -263,7 +272,7 @@ class SeaweedS3:
             "s3.port.iceberg": "0",
             "s3.port.lance": "0",
             "s3.iam": "false",
-            "volume.preStopSeconds": "0",  # no 1 s heartbeat grace: no other master to tell
+            "volume.preStopSeconds": "0",
             "master.resumeState": "false",
             "s3.config": str(config),
             "s3.port": str(p.s3),

@@ -317,7 +317,7 @@ def running_stack(base_dir: Path, *, ephemeral: bool) -> Iterator[StackEnv]:
     external = external_services(os.environ)
     if external.database_url is not None and external.s3 is not None:
         # Nothing to start, so nothing to lock or wipe: `base_dir` may well be in use by the
-        # devstack that provides these servers (e.g. the test suite under `devstack test`).
+        # devstack (or CI job) that provides these servers.
         log.info("stack: using DATABASE_URL and S3_ENDPOINT from the environment")
         yield replace(external.s3, database_url=external.database_url)
         return
