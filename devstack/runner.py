@@ -184,9 +184,11 @@ def _check_http(addr: str) -> str | None:
 
 
 def _wait_healthy(
-    services: Mapping[str, Child], specs: Sequence[ServiceSpec], ports: Mapping[str, int],
+    services: Mapping[str, Child],
+    specs: Sequence[ServiceSpec],
+    ports: Mapping[str, int],
     stop: StopFlag,
-) -> None:  # fmt: skip
+) -> None:
     begun = time.monotonic()
     pending = {spec.name: spec for spec in specs}
     why: dict[str, str] = {}

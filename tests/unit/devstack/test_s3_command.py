@@ -34,8 +34,8 @@ def test_nothing_phones_home_or_listens_beyond_loopback():
 
 def test_every_port_and_its_grpc_twin_is_explicit():
     cmd = _command()
-    for name, port in [("s3", 11000), ("master", 11001), ("volume", 11002), ("filer", 11003),
-                       ("admin", 11004)]:  # fmt: skip
+    named = {"s3": 11000, "master": 11001, "volume": 11002, "filer": 11003, "admin": 11004}
+    for name, port in named.items():
         assert f"-{name}.port={port}" in cmd
         assert f"-{name}.port.grpc={port + 10000}" in cmd
     assert sorted(_ports_in_cmdline(cmd)) == sorted(PORTS.all_ports())
