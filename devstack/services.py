@@ -70,13 +70,17 @@ class DemoAccount:
 
 
 # One per role. They exist only in the demo stack: minted here, never a fallback in code.
+# The people work in the demo city (株洲, region prefix 4302); the auditor and the operator's
+# own "service" identity (needed for the limits ledger, which only claims may move) see all.
+ZHUZHOU = ("4302",)
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
-    DemoAccount("adjuster"),
-    DemoAccount("senior_reviewer"),
-    DemoAccount("supervisor"),
-    DemoAccount("contractor"),
+    DemoAccount("adjuster", ZHUZHOU),
+    DemoAccount("senior_reviewer", ZHUZHOU),
+    DemoAccount("supervisor", ZHUZHOU),
+    DemoAccount("contractor", ZHUZHOU),
     DemoAccount("auditor"),
-    DemoAccount("partner"),
+    DemoAccount("partner", ZHUZHOU),
+    DemoAccount("service"),
 )
 
 
@@ -151,7 +155,11 @@ def ready_text(
     for label, value in stack.describe():
         lines.append(f"  {label:<{width}}  {value}")
     hours = DEMO_TOKEN_TTL_SECONDS // 3600
-    lines += ["", f"Demo credentials (one per role, valid {hours} h; gRPC metadata header):"]
+    lines += [
+        "",
+        f"Demo credentials (one per role, valid {hours} h; gRPC metadata header). People are",
+        "scoped to the demo city (region 4302, Zhuzhou); auditor and service see every region:",
+    ]
     role_width = max([len(role) for role in tokens] + [8])
     for role, token in tokens.items():
         lines.append(f"  {role:<{role_width}}  authorization: Bearer {token}")

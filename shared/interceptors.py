@@ -136,7 +136,10 @@ class LoggingInterceptor(Around):
             code = context.code() or grpc.StatusCode.OK
             if isinstance(code, int):  # aio contexts may report the raw integer
                 code = _CODES_BY_VALUE.get(code, grpc.StatusCode.UNKNOWN)
-            log.info(
+            # Health probes arrive every few seconds from orchestrators: keep them out of INFO.
+            level = logging.DEBUG if method.startswith(PUBLIC_METHOD_PREFIXES) else logging.INFO
+            log.log(
+                level,
                 "rpc %s %s",
                 method,
                 code.name,
