@@ -7,12 +7,10 @@ module loads facts, calls the rules and stores the result.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
 
-from google.protobuf.message import Message
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -40,11 +38,7 @@ from services.policy.domain.voting import Ballot, RuleSet, decide_vote, select_r
 from services.policy.store import LimitEntryRecord, PolicyRecord, PolicyStore, VoteRecord, new_id
 from shared.auth import current_principal, require_region
 from shared.clock import Clock
-from shared.db import UnitOfWork
-from shared.idempotency import once
-
-M = TypeVar("M", bound=Message)
-T = TypeVar("T")
+from shared.unit_of_work import Transactions
 
 
 class ElevatorNotFound(NotFound):
@@ -77,7 +71,7 @@ class LimitPosition:
     policy: PolicyRecord
 
 
-class PolicyUseCases:
+class PolicyUseCases(Transactions[PolicyStore]):
     def __init__(
         self,
         engine: AsyncEngine,
@@ -86,46 +80,10 @@ class PolicyUseCases:
         products: Mapping[str, Product],
         rule_sets: Mapping[str, RuleSet],
     ) -> None:
-        self._engine = engine
+        super().__init__(engine, PolicyStore)
         self.clock = clock
         self.products = dict(products)
         self.rule_sets = dict(rule_sets)
-
-    # ------------------------------------------------------------ transactions
-
-    def _uow(self) -> UnitOfWork:
-        return UnitOfWork(self._engine)
-
-    async def idempotent(
-        self,
-        *,
-        request_id: str,
-        method: str,
-        request: Message,
-        response_type: type[M],
-        work: Callable[[PolicyStore], Awaitable[M]],
-    ) -> M:
-        return await once(
-            self._uow,
-            caller=current_principal().subject,
-            request_id=request_id,
-            method=method,
-            request=request,
-            response_type=response_type,
-            work=lambda uow: work(PolicyStore(uow.conn)),
-        )
-
-    async def transaction(self, work: Callable[[PolicyStore], Awaitable[T]]) -> T:
-        """One unit of work without a request id: ledger calls (the claim id is their
-        idempotency key) and operator tooling such as the demo seed."""
-        async with self._uow() as uow:
-            result = await work(PolicyStore(uow.conn))
-            await uow.commit()
-            return result
-
-    async def read(self, work: Callable[[PolicyStore], Awaitable[T]]) -> T:
-        async with self._uow() as uow:
-            return await work(PolicyStore(uow.conn))
 
     # ------------------------------------------------------------ registry
 
