@@ -1,0 +1,238 @@
+"""Typed clients of the services claims depends on, with in-memory fakes.
+
+The policy service exists: :class:`GrpcPolicyClient` calls it with the claims service's own
+identity and a bounded timeout per call. Validation, pricing, evidence and contractors do not
+exist yet: their clients are in-memory stand-ins that say so in the adjudication trace
+(``source="pricing@fake"``), to be replaced one by one as the services land.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from elevins.policy.v1 import policy_pb2 as ppb
+from elevins.policy.v1 import policy_pb2_grpc
+from services.claims.domain.adjudication import (
+    ContractorStanding,
+    CoverageFacts,
+    EvidenceFlag,
+    LinePrice,
+    RuleFinding,
+)
+from services.claims.domain.errors import NotFound, PreconditionFailed
+from services.claims.domain.quotes import QuoteLine
+from shared.errors import details_of
+
+CALL_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class ElevatorFacts:
+    elevator_id: str
+    registration_code: str
+    region_code: str
+
+
+class ElevatorUnknown(NotFound):
+    code = "ELEVATOR_NOT_FOUND"
+
+
+class LimitRefused(PreconditionFailed):
+    """The policy ledger refused the reservation (limit exhausted, policy not active)."""
+
+    code = "LIMIT_REFUSED"
+
+
+class UpstreamUnavailable(Exception):
+    """Another service did not answer in time: the caller retries later (UNAVAILABLE)."""
+
+
+class PolicyClient(Protocol):
+    async def elevator(self, registration_code: str) -> ElevatorFacts: ...
+
+    async def coverage(
+        self, registration_code: str, loss_time: datetime, peril: str
+    ) -> CoverageFacts: ...
+
+    async def reserve(self, *, claim_id: str, policy_id: str, amount_fen: int) -> None: ...
+
+    async def pay(self, *, claim_id: str, amount_fen: int) -> None: ...
+
+
+def _ts(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+class GrpcPolicyClient:
+    def __init__(self, channel: grpc.aio.Channel, token: str) -> None:
+        self._stub = policy_pb2_grpc.PolicyServiceStub(channel)
+        self._md = (("authorization", f"Bearer {token}"),)
+
+    async def _call(self, method: str, request: object) -> object:
+        try:
+            return await getattr(self._stub, method)(
+                request, metadata=self._md, timeout=CALL_TIMEOUT_S
+            )
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            if code == grpc.StatusCode.NOT_FOUND:
+                raise ElevatorUnknown(error.details() or "not found", field="registration_code")
+            if code == grpc.StatusCode.INVALID_ARGUMENT:
+                problem = details_of(error).violations
+                raise NotFound(
+                    error.details() or "invalid", field=problem[0].field if problem else None
+                ) from error
+            if code == grpc.StatusCode.FAILED_PRECONDITION:
+                raise LimitRefused(error.details() or "refused by the policy ledger") from error
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise UpstreamUnavailable(f"policy service: {code.name}") from error
+            raise
+
+    async def elevator(self, registration_code: str) -> ElevatorFacts:
+        reply = await self._call(
+            "GetElevator", ppb.GetElevatorRequest(registration_code=registration_code)
+        )
+        assert isinstance(reply, ppb.GetElevatorResponse)
+        e = reply.elevator
+        return ElevatorFacts(e.elevator_id, e.spec.registration_code, e.region_code)
+
+    async def coverage(
+        self, registration_code: str, loss_time: datetime, peril: str
+    ) -> CoverageFacts:
+        reply = await self._call(
+            "CheckCoverage",
+            ppb.CheckCoverageRequest(
+                registration_code=registration_code, loss_time=_ts(loss_time), peril=peril
+            ),
+        )
+        assert isinstance(reply, ppb.CheckCoverageResponse)
+        return CoverageFacts(
+            covered=reply.covered,
+            reasons=tuple(r.code for r in reply.reasons),
+            remaining_fen=reply.remaining_fen,
+            per_claim_limit_fen=reply.per_claim_limit_fen,
+            deductible_fen=reply.deductible_fen,
+            policy_id=reply.policy.policy_id or None,
+        )
+
+    async def reserve(self, *, claim_id: str, policy_id: str, amount_fen: int) -> None:
+        await self._call(
+            "ReserveLimit",
+            ppb.ReserveLimitRequest(claim_id=claim_id, policy_id=policy_id, amount_fen=amount_fen),
+        )
+
+    async def pay(self, *, claim_id: str, amount_fen: int) -> None:
+        await self._call("PayLimit", ppb.PayLimitRequest(claim_id=claim_id, amount_fen=amount_fen))
+
+
+# ---------------------------------------------------------------- stand-ins until the services land
+
+
+class PricingClient(Protocol):
+    source: str
+
+    async def benchmark(self, region_code: str, lines: Sequence[QuoteLine]) -> list[LinePrice]: ...
+
+
+class ValidationClient(Protocol):
+    source: str
+
+    async def check_claim(self, facts: dict[str, object]) -> list[RuleFinding]: ...
+
+
+class EvidenceClient(Protocol):
+    source: str
+
+    async def flags(self, claim_id: str) -> list[EvidenceFlag]: ...
+
+
+class ContractorsClient(Protocol):
+    source: str
+
+    async def standing(self, contractor_id: str) -> ContractorStanding: ...
+
+
+# A handful of market prices (fen per unit) for common parts, so the demo can show trimming.
+# The pricing service (its own issue) replaces this with a real catalogue and matcher.
+_FAKE_CATALOGUE: tuple[tuple[str, str, int], ...] = (
+    ("曳引机|traction machine", "traction_machine", 3_600_000),
+    ("钢丝绳|wire rope", "wire_rope", 4_500),
+    ("变频器|inverter", "inverter", 1_200_000),
+    ("主板|control board", "control_board", 800_000),
+    ("门机|door operator", "door_operator", 650_000),
+    ("抱闸|制动器|brake", "brake", 500_000),
+    ("编码器|encoder", "encoder", 150_000),
+    ("按钮|button", "push_button", 8_000),
+)
+
+
+@dataclass
+class FakePricing:
+    source: str = "pricing@fake-catalogue-0"
+
+    async def benchmark(self, region_code: str, lines: Sequence[QuoteLine]) -> list[LinePrice]:
+        prices = []
+        for line in lines:
+            match = next(
+                (c for c in _FAKE_CATALOGUE if re.search(c[0], line.description, re.IGNORECASE)),
+                None,
+            )
+            prices.append(
+                LinePrice(
+                    line_no=line.line_no,
+                    category=match[1] if match else None,
+                    reference_unit_price_fen=match[2] if match else None,
+                    reason_codes=(),
+                )
+            )
+        return prices
+
+
+@dataclass
+class FakeValidation:
+    source: str = "validation@fake"
+    findings: list[RuleFinding] = field(default_factory=list)
+
+    async def check_claim(self, facts: dict[str, object]) -> list[RuleFinding]:
+        return list(self.findings)
+
+
+@dataclass
+class FakeEvidence:
+    source: str = "evidence@fake"
+    by_claim: dict[str, list[EvidenceFlag]] = field(default_factory=dict)
+
+    async def flags(self, claim_id: str) -> list[EvidenceFlag]:
+        return list(self.by_claim.get(claim_id, []))
+
+
+@dataclass
+class FakeContractors:
+    source: str = "contractors@fake"
+    white: frozenset[str] = frozenset()
+    black: frozenset[str] = frozenset()
+
+    async def standing(self, contractor_id: str) -> ContractorStanding:
+        if contractor_id in self.black:
+            return ContractorStanding("black", "on the demo blacklist")
+        if contractor_id in self.white:
+            return ContractorStanding("white", "on the demo white list")
+        return ContractorStanding("grey", "no standing recorded yet")
+
+
+@dataclass
+class Upstreams:
+    policy: PolicyClient
+    pricing: PricingClient = field(default_factory=FakePricing)
+    validation: ValidationClient = field(default_factory=FakeValidation)
+    evidence: EvidenceClient = field(default_factory=FakeEvidence)
+    contractors: ContractorsClient = field(default_factory=FakeContractors)
