@@ -1,7 +1,8 @@
 """`python -m devstack run`: storage, migrations, seeds, services, until Ctrl-C.
 
-Order of events: start PostgreSQL + S3 → migrate every service (in parallel) → seed →
-start every service → wait for each health check → print the "ready" block → watch.
+Order of events: start PostgreSQL + S3 → migrate every service (in parallel) → start every
+service → wait for each health check → seed, service by service → print the "ready" block →
+watch.
 On Ctrl-C/SIGTERM: SIGTERM to every service, SIGKILL after 10 s, then stop S3 and
 PostgreSQL; exit 0. If a service dies on its own: say so, stop everything, exit 1.
 
@@ -251,12 +252,6 @@ def _serve(base_dir: Path, stack: StackEnv, specs: Sequence[ServiceSpec], stop: 
         stop,
         "migrations",
     )
-    seeded = _run_steps(
-        [(s.name, _module_cmd(s, "seed"), envs[s.name]) for s in specs if s.seed], stop, "seed"
-    )
-    for name, output in seeded.items():
-        if output.strip():
-            _emit("".join(f"{name:>11} | {line}\n" for line in output.splitlines()))
     services: dict[str, Child] = {}
     try:
         for spec in specs:
@@ -266,6 +261,15 @@ def _serve(base_dir: Path, stack: StackEnv, specs: Sequence[ServiceSpec], stop: 
         for port in ports.values():
             release_port(port)
         _wait_healthy(services, specs, ports, stop)
+        # Seeds run against the serving stack, one service after another in start order:
+        # the claims demo data is made through the policy service's API, like real data.
+        for spec in (s for s in specs if s.seed):
+            seeded = _run_steps(
+                [(spec.name, _module_cmd(spec, "seed"), envs[spec.name])], stop, "seed"
+            )
+            for name, output in seeded.items():
+                if output.strip():
+                    _emit("".join(f"{name:>11} | {line}\n" for line in output.splitlines()))
         tokens = demo_tokens(auth_key, mint_token)
         write_private(
             base_dir / SERVICES_STATE_FILE,
