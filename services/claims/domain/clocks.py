@@ -54,6 +54,10 @@ class Deadline:
     starts_at: datetime
     due_at: datetime  # exclusive: on time means strictly before this
     target_at: datetime | None = None  # the stricter promise, where there is one
+    # Working-day clocks only: the calendar's version, and whether the span left the years
+    # it has official data for (then the deadline is a weekends-only guess: flag it).
+    calendar_version: str | None = None
+    estimated: bool = False
 
     def __post_init__(self) -> None:
         # Stored in UTC whatever zone they came in, so equal deadlines compare and hash equal.
@@ -94,10 +98,14 @@ def payment_deadline(confirmed_at: datetime, calendar: WorkdayCalendar | None = 
     """
     at = require_aware(confirmed_at, "confirmed_at")
     cal = default_calendar() if calendar is None else calendar
+    due = cal.add_workdays(at, PAYMENT_WORKDAYS)
     return Deadline(
         kind=ClockKind.PAYMENT,
         starts_at=at,
-        due_at=cal.add_workdays(at, PAYMENT_WORKDAYS),
+        due_at=due,
+        calendar_version=cal.version,
+        # The covered years are contiguous, so the span is covered when both ends are.
+        estimated=not (cal.covers(at) and cal.covers(due - timedelta(microseconds=1))),
     )
 
 

@@ -153,6 +153,22 @@ REASON_REQUIRED: frozenset[Action] = frozenset(
 REASON_MAX_CHARS = 2000
 
 
+def parse_state(value: str, field: str = "state") -> ClaimState:
+    """A state from its code; InvalidValue (not a bare ValueError) for an unknown one."""
+    try:
+        return ClaimState(value)
+    except ValueError:
+        raise InvalidValue(field, f"unknown claim state {value!r}") from None
+
+
+def parse_action(value: str, field: str = "action") -> Action:
+    """An action from its code; InvalidValue for an unknown one."""
+    try:
+        return Action(value)
+    except ValueError:
+        raise InvalidValue(field, f"unknown action {value!r}") from None
+
+
 def targets(state: ClaimState, action: Action) -> frozenset[ClaimState]:
     """Where ``action`` can take a claim in ``state``; empty when it is not allowed at all."""
     return TRANSITIONS.get((state, action), frozenset())
@@ -171,7 +187,7 @@ def transition(
     ``target`` picks the outcome of an action with several (it is required then, and must be
     one of them); for an action with one outcome it may be omitted or must name that outcome.
     """
-    possible = targets(ClaimState(state), Action(action))
+    possible = targets(parse_state(state), parse_action(action))
     if not possible:
         raise IllegalTransition(state, action)
     if target is None:
@@ -181,12 +197,12 @@ def transition(
         return only
     if target not in possible:
         raise IllegalTransition(state, action, target)
-    return ClaimState(target)
+    return parse_state(target, "target")
 
 
 def check_role(action: Action, role: str) -> None:
     """RoleNotAllowed unless ``role`` may perform ``action``."""
-    if role not in ACTION_ROLES[Action(action)]:
+    if role not in ACTION_ROLES[parse_action(action)]:
         raise RoleNotAllowed(role, action)
 
 
@@ -241,9 +257,9 @@ def perform(
     to_state = transition(state, action, target=target)
     return Transition(
         claim_id=claim_id,
-        from_state=ClaimState(state),
+        from_state=parse_state(state),
         to_state=to_state,
-        action=Action(action),
+        action=parse_action(action),
         actor=actor,
         role=role,
         at=at,

@@ -57,7 +57,7 @@ def test_naive_times_are_refused():
         payment_deadline(datetime(2025, 6, 2, 10, 0))
 
 
-def shanghai(y, m, d, hh=10, mm=0):
+def shanghai(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
 
 
@@ -97,6 +97,15 @@ def test_payment_deadline_with_an_injected_calendar():
     )
     deadline = payment_deadline(shanghai(2025, 9, 30), calendar=weekends_only)
     assert deadline.due_at == shanghai_day_start(date(2025, 10, 4))
+    assert (deadline.calendar_version, deadline.estimated) == ("test", False)
+    # 31 Dec 2025 + 3 working days runs into 2026, which this calendar has no data for
+    assert payment_deadline(shanghai(2025, 12, 31), calendar=weekends_only).estimated
+
+
+def test_the_default_calendar_is_recorded():
+    deadline = payment_deadline(shanghai(2025, 9, 30))
+    assert deadline.calendar_version
+    assert not deadline.estimated
 
 
 def test_breach_and_status():

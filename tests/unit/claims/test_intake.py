@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -6,6 +7,7 @@ from services.claims.domain.errors import InvalidFields, InvalidValue
 from services.claims.domain.intake import (
     DESCRIPTION_MAX_CHARS,
     FaultCategory,
+    Report,
     Source,
     fold_key,
     is_emergency,
@@ -23,8 +25,8 @@ POLICY_PERILS = {
 }
 
 
-def report(**overrides):
-    arguments = {
+def report(**overrides: Any) -> Report:
+    arguments: dict[str, Any] = {
         "source": "property_manager",
         "source_event_id": "pm-2025-0001",
         "elevator_id": "31104302012019060012",

@@ -17,6 +17,7 @@ from services.claims.domain.confirmation import (
 from services.claims.domain.errors import (
     IllegalTransition,
     InvalidFields,
+    InvalidValue,
     OwnersCharged,
     RoleNotAllowed,
     TargetRequired,
@@ -116,6 +117,17 @@ def test_several_outcomes_need_a_target():
 
 def test_plain_strings_work_too():
     assert transition("reported", "dispatch") == "dispatched"  # type: ignore[arg-type]
+
+
+def test_unknown_codes_are_invalid_input_not_a_crash():
+    with pytest.raises(InvalidValue) as caught:
+        transition("lost", "dispatch")  # type: ignore[arg-type]
+    assert caught.value.field == "state"
+    with pytest.raises(InvalidValue) as caught:
+        transition(S.REPORTED, "teleport")  # type: ignore[arg-type]
+    assert caught.value.field == "action"
+    with pytest.raises(InvalidValue):
+        check_role("teleport", "adjuster")  # type: ignore[arg-type]
 
 
 def test_roles():
