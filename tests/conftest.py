@@ -85,3 +85,25 @@ async def policy_addr(service_environ: dict[str, str]) -> AsyncIterator[str]:
 async def policy_channel(policy_addr: str) -> AsyncIterator[grpc.aio.Channel]:
     async with grpc.aio.insecure_channel(policy_addr) as channel:
         yield channel
+
+
+@pytest.fixture(scope="session")
+async def claims_addr(service_environ: dict[str, str], policy_addr: str) -> AsyncIterator[str]:
+    """The claims service in-process, calling the real policy service over gRPC."""
+    from services.claims.__main__ import MIGRATIONS
+    from services.claims.server import SCHEMA, build_app
+    from services.claims.settings import ClaimsSettings
+    from shared.migrations import upgrade
+
+    settings = ClaimsSettings.from_env({**service_environ, "POLICY_ADDR": policy_addr})
+    await asyncio.to_thread(upgrade, MIGRATIONS, schema=SCHEMA, database_url=settings.database_url)
+    app, _ = build_app(settings, port=0)
+    server, port = await app.start()
+    yield f"127.0.0.1:{port}"
+    await app.stop(server)
+
+
+@pytest.fixture(scope="session")
+async def claims_channel(claims_addr: str) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(claims_addr) as channel:
+        yield channel

@@ -26,7 +26,7 @@ from services.claims.domain.adjudication import (
     LinePrice,
     RuleFinding,
 )
-from services.claims.domain.errors import NotFound, PreconditionFailed
+from services.claims.domain.errors import InvalidValue, NotFound, PreconditionFailed
 from services.claims.domain.quotes import QuoteLine
 from shared.errors import details_of
 
@@ -85,11 +85,14 @@ class GrpcPolicyClient:
         except grpc.aio.AioRpcError as error:
             code = error.code()
             if code == grpc.StatusCode.NOT_FOUND:
-                raise ElevatorUnknown(error.details() or "not found", field="registration_code")
+                raise ElevatorUnknown(
+                    error.details() or "not found", field="registration_code"
+                ) from error
             if code == grpc.StatusCode.INVALID_ARGUMENT:
                 problem = details_of(error).violations
-                raise NotFound(
-                    error.details() or "invalid", field=problem[0].field if problem else None
+                raise InvalidValue(
+                    problem[0].field if problem else "registration_code",
+                    problem[0].description if problem else (error.details() or "invalid"),
                 ) from error
             if code == grpc.StatusCode.FAILED_PRECONDITION:
                 raise LimitRefused(error.details() or "refused by the policy ledger") from error

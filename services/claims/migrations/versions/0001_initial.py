@@ -159,14 +159,12 @@ def upgrade() -> None:
     )
     # Append-only: history is never rewritten, not even by the service's own account.
     op.execute(
-        """
-        CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'audit_events is append-only';
-        END $$;
-        CREATE TRIGGER audit_events_no_update BEFORE UPDATE OR DELETE ON audit_events
-            FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
-        """
+        "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_events_no_update BEFORE UPDATE OR DELETE ON audit_events "
+        "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()"
     )
     op.create_table(
         "outbox",

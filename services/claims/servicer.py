@@ -1,0 +1,545 @@
+"""Protobuf ⇄ domain for the claims service: field checks and status codes. No rules here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from elevins.claims.v1 import claims_pb2 as pb
+from elevins.claims.v1 import claims_pb2_grpc
+from services.claims.clients import UpstreamUnavailable
+from services.claims.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidFields,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+)
+from services.claims.domain.quotes import RawLine, parse_quote_lines
+from services.claims.store import ClaimRow, ClaimsStore, ClockRow, PayoutRow, QuoteRow
+from services.claims.usecases import ClaimsUseCases
+from shared.errors import FieldViolation, ServiceError, Violations, invalid_argument
+
+M = TypeVar("M", bound=Message)
+
+_SOURCES = {
+    pb.SOURCE_IOT_ALARM: "iot_alarm",
+    pb.SOURCE_PROPERTY_MANAGER: "property_manager",
+    pb.SOURCE_OWNER_VIA_PROPERTY_MANAGER: "owner_via_property_manager",
+    pb.SOURCE_ADJUSTER: "adjuster",
+}
+_SOURCES_PB = {v: k for k, v in _SOURCES.items()}
+_DECISIONS = {
+    pb.DECISION_KIND_APPROVE: "approve",
+    pb.DECISION_KIND_APPROVE_IN_PART: "approve_in_part",
+    pb.DECISION_KIND_REJECT: "reject",
+    pb.DECISION_KIND_REQUEST_EVIDENCE: "request_evidence",
+}
+MAX_PAGE = 200
+MAX_QUOTE_LINES = 200
+
+
+def map_domain_error(exc: Exception) -> ServiceError | None:
+    if isinstance(exc, UpstreamUnavailable):
+        return ServiceError(grpc.StatusCode.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", str(exc))
+    if not isinstance(exc, DomainError):
+        return None
+    problems = exc.problems if isinstance(exc, InvalidFields) else (exc,)
+    violations = tuple(FieldViolation(p.field, p.message) for p in problems if p.field)
+    for kind, code in (
+        (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
+        (NotFound, grpc.StatusCode.NOT_FOUND),
+        (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
+        (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+        (Conflict, grpc.StatusCode.ALREADY_EXISTS),
+    ):
+        if isinstance(exc, kind):
+            return ServiceError(code, exc.code, exc.message, violations)
+    return None
+
+
+def _moment(stamp: Timestamp, field: str, violations: Violations) -> datetime | None:
+    if stamp.seconds == 0 and stamp.nanos == 0:
+        return None
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        violations.add(field, "not a valid timestamp")
+        return None
+
+
+def _ts(moment: datetime | str | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _required(violations: Violations, value: str, field: str) -> None:
+    violations.require(bool(value.strip()), field, "required")
+
+
+class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
+    def __init__(self, usecases: ClaimsUseCases) -> None:
+        self.uc = usecases
+
+    async def _write(
+        self,
+        method: str,
+        request: Message,
+        work: Callable[[ClaimsStore], Awaitable[ClaimRow]],
+        response_type: type[M],
+    ) -> M:
+        async def respond(store: ClaimsStore) -> M:
+            claim = await work(store)
+            return response_type(claim=await claim_pb(store, claim))
+
+        request_id: str = request.request_id  # type: ignore[attr-defined]  # every write has one
+        return await self.uc.idempotent(
+            request_id=request_id,
+            method=method,
+            request=request,
+            response_type=response_type,
+            work=respond,
+        )
+
+    async def ReportLoss(
+        self, request: pb.ReportLossRequest, context: Any
+    ) -> pb.ReportLossResponse:
+        v = Violations()
+        v.require(request.source in _SOURCES, "source", "one of the Source values")
+        _required(v, request.registration_code, "registration_code")
+        occurred_at = _moment(request.occurred_at, "occurred_at", v)
+        v.raise_if_any()
+        intake = await self.uc.report_loss(
+            source=_SOURCES[request.source],
+            source_event_id=request.source_event_id,
+            registration_code=request.registration_code,
+            category=request.fault_category,
+            occurred_at=occurred_at,
+            description=request.description,
+        )
+        claim = await self.uc.read(lambda store: claim_pb(store, intake.claim))
+        return pb.ReportLossResponse(claim=claim, created=intake.created)
+
+    async def DispatchContractor(
+        self, request: pb.DispatchContractorRequest, context: Any
+    ) -> pb.DispatchContractorResponse:
+        v = Violations()
+        _required(v, request.claim_id, "claim_id")
+        _required(v, request.contractor_id, "contractor_id")
+        v.raise_if_any()
+        return await self._write(
+            "DispatchContractor",
+            request,
+            lambda s: self.uc.dispatch(
+                s, claim_id=request.claim_id, contractor_id=request.contractor_id
+            ),
+            pb.DispatchContractorResponse,
+        )
+
+    async def RecordArrival(
+        self, request: pb.RecordArrivalRequest, context: Any
+    ) -> pb.RecordArrivalResponse:
+        v = Violations()
+        _required(v, request.claim_id, "claim_id")
+        at = _moment(request.arrived_at, "arrived_at", v)
+        v.raise_if_any()
+        return await self._write(
+            "RecordArrival",
+            request,
+            lambda s: self.uc.arrive(s, claim_id=request.claim_id, at=at),
+            pb.RecordArrivalResponse,
+        )
+
+    async def SubmitQuote(
+        self, request: pb.SubmitQuoteRequest, context: Any
+    ) -> pb.SubmitQuoteResponse:
+        v = Violations()
+        _required(v, request.claim_id, "claim_id")
+        v.require(
+            0 < len(request.lines) <= MAX_QUOTE_LINES, "lines", f"1 to {MAX_QUOTE_LINES} lines"
+        )
+        v.raise_if_any()
+        lines = parse_quote_lines(
+            [
+                RawLine(
+                    description=ln.description,
+                    quantity=ln.quantity,
+                    unit=ln.unit,
+                    unit_price_fen=ln.unit_price_fen,
+                )
+                for ln in request.lines
+            ]
+        )
+        return await self._write(
+            "SubmitQuote",
+            request,
+            lambda s: self.uc.submit_quote(s, claim_id=request.claim_id, lines=lines),
+            pb.SubmitQuoteResponse,
+        )
+
+    async def DecideClaim(
+        self, request: pb.DecideClaimRequest, context: Any
+    ) -> pb.DecideClaimResponse:
+        v = Violations()
+        _required(v, request.claim_id, "claim_id")
+        v.require(
+            request.kind in _DECISIONS,
+            "kind",
+            "APPROVE, APPROVE_IN_PART, REJECT or REQUEST_EVIDENCE",
+        )
+        v.raise_if_any()
+        return await self._write(
+            "DecideClaim",
+            request,
+            lambda s: self.uc.decide(
+                s,
+                claim_id=request.claim_id,
+                kind=_DECISIONS[request.kind],
+                line_amounts={a.line_no: a.approved_fen for a in request.line_amounts} or None,
+                reason_codes=tuple(request.reason_codes),
+                note=request.note,
+            ),
+            pb.DecideClaimResponse,
+        )
+
+    async def SecondReview(
+        self, request: pb.SecondReviewRequest, context: Any
+    ) -> pb.SecondReviewResponse:
+        v = Violations()
+        _required(v, request.claim_id, "claim_id")
+        v.require(request.approve or bool(request.note.strip()), "note", "required to send back")
+        v.raise_if_any()
+        return await self._write(
+            "SecondReview",
+            request,
+            lambda s: self.uc.second_review(
+                s,
+                claim_id=request.claim_id,
+                approve=request.approve,
+                reason_codes=tuple(request.reason_codes),
+                note=request.note.strip(),
+            ),
+            pb.SecondReviewResponse,
+        )
+
+    async def MarkRepaired(
+        self, request: pb.MarkRepairedRequest, context: Any
+    ) -> pb.MarkRepairedResponse:
+        v = Violations()
+        _required(v, request.claim_id, "claim_id")
+        at = _moment(request.repaired_at, "repaired_at", v)
+        v.raise_if_any()
+        return await self._write(
+            "MarkRepaired",
+            request,
+            lambda s: self.uc.mark_repaired(s, claim_id=request.claim_id, at=at),
+            pb.MarkRepairedResponse,
+        )
+
+    async def ConfirmRepair(
+        self, request: pb.ConfirmRepairRequest, context: Any
+    ) -> pb.ConfirmRepairResponse:
+        v = Violations()
+        _required(v, request.claim_id, "claim_id")
+        v.require(
+            request.kind
+            in (pb.CONFIRMATION_KIND_PROPERTY_MANAGER, pb.CONFIRMATION_KIND_OWNER_REPRESENTATIVE),
+            "kind",
+            "PROPERTY_MANAGER or OWNER_REPRESENTATIVE",
+        )
+        _required(v, request.confirmed_by_name, "confirmed_by_name")
+        v.raise_if_any()
+        return await self._write(
+            "ConfirmRepair",
+            request,
+            lambda s: self.uc.confirm(
+                s,
+                claim_id=request.claim_id,
+                owner_representative=request.kind == pb.CONFIRMATION_KIND_OWNER_REPRESENTATIVE,
+                name=request.confirmed_by_name.strip(),
+            ),
+            pb.ConfirmRepairResponse,
+        )
+
+    async def PayClaim(self, request: pb.PayClaimRequest, context: Any) -> pb.PayClaimResponse:
+        v = Violations()
+        _required(v, request.claim_id, "claim_id")
+        v.raise_if_any()
+        return await self._write(
+            "PayClaim",
+            request,
+            lambda s: self.uc.pay(s, claim_id=request.claim_id),
+            pb.PayClaimResponse,
+        )
+
+    async def CloseClaim(
+        self, request: pb.CloseClaimRequest, context: Any
+    ) -> pb.CloseClaimResponse:
+        v = Violations()
+        _required(v, request.claim_id, "claim_id")
+        v.raise_if_any()
+        return await self._write(
+            "CloseClaim",
+            request,
+            lambda s: self.uc.close(s, claim_id=request.claim_id, note=request.note.strip()),
+            pb.CloseClaimResponse,
+        )
+
+    async def ReopenClaim(
+        self, request: pb.ReopenClaimRequest, context: Any
+    ) -> pb.ReopenClaimResponse:
+        v = Violations()
+        _required(v, request.claim_id, "claim_id")
+        _required(v, request.reason, "reason")
+        v.raise_if_any()
+        return await self._write(
+            "ReopenClaim",
+            request,
+            lambda s: self.uc.reopen(s, claim_id=request.claim_id, reason=request.reason.strip()),
+            pb.ReopenClaimResponse,
+        )
+
+    async def GetClaim(self, request: pb.GetClaimRequest, context: Any) -> pb.GetClaimResponse:
+        if not request.claim_id:
+            raise invalid_argument([FieldViolation("claim_id", "required")])
+
+        async def work(store: ClaimsStore) -> pb.Claim:
+            return await claim_pb(store, await self.uc.get(store, request.claim_id))
+
+        return pb.GetClaimResponse(claim=await self.uc.read(work))
+
+    async def ListClaims(
+        self, request: pb.ListClaimsRequest, context: Any
+    ) -> pb.ListClaimsResponse:
+        v = Violations()
+        v.require(0 <= request.page_size <= MAX_PAGE, "page_size", f"0 to {MAX_PAGE}")
+        v.require(
+            request.page_token == "" or request.page_token.isdigit(),
+            "page_token",
+            "a token from a previous page",
+        )
+        v.raise_if_any()
+        size = request.page_size or 50
+        offset = int(request.page_token or 0)
+
+        async def work(store: ClaimsStore) -> pb.ListClaimsResponse:
+            rows = await self.uc.list(
+                store,
+                state=request.state,
+                region_code=request.region_code,
+                contractor_id=request.contractor_id,
+                breached_only=request.breached_only,
+                offset=offset,
+                limit=size + 1,
+            )
+            return pb.ListClaimsResponse(
+                claims=[await claim_pb(store, r, full=False) for r in rows[:size]],
+                next_page_token=str(offset + size) if len(rows) > size else "",
+                breaches_by_clock=await store.breach_counts(),
+            )
+
+        return await self.uc.read(work)
+
+    async def GetAuditTrail(
+        self, request: pb.GetAuditTrailRequest, context: Any
+    ) -> pb.GetAuditTrailResponse:
+        if not request.claim_id:
+            raise invalid_argument([FieldViolation("claim_id", "required")])
+        from services.claims.domain.audit import verify_chain
+
+        async def work(store: ClaimsStore) -> pb.GetAuditTrailResponse:
+            await self.uc.get(store, request.claim_id)  # authorises
+            events = await store.audit_trail(request.claim_id)
+            report = verify_chain(events)
+            return pb.GetAuditTrailResponse(
+                events=[
+                    pb.AuditEvent(
+                        seq=e.seq,
+                        at=_ts(e.at),
+                        actor=e.actor,
+                        kind=e.kind,
+                        payload_json=json.dumps(
+                            dict(e.payload), ensure_ascii=False, sort_keys=True, default=str
+                        ),
+                        prev_hash=e.prev_hash,
+                        hash=e.hash,
+                    )
+                    for e in events
+                ],
+                chain_ok=report.ok,
+                first_broken_seq=report.first_broken_seq or 0,
+            )
+
+        return await self.uc.read(work)
+
+    async def ListEvents(
+        self, request: pb.ListEventsRequest, context: Any
+    ) -> pb.ListEventsResponse:
+        from shared.auth import Role, require_role
+
+        require_role(Role.SERVICE, Role.PARTNER, Role.AUDITOR)
+        v = Violations()
+        v.require(0 <= request.limit <= 1000, "limit", "0 to 1000")
+        cursor = request.after_cursor or "0:0"
+        parts = cursor.split(":")
+        v.require(
+            len(parts) == 2 and all(p.isdigit() for p in parts),
+            "after_cursor",
+            "a next_cursor from a previous page",
+        )
+        v.raise_if_any()
+        xid, last_id = int(parts[0]), int(parts[1])
+
+        async def work(store: ClaimsStore) -> pb.ListEventsResponse:
+            rows = await store.events_after(xid, last_id, request.limit or 100)
+            next_cursor = f"{rows[-1][0]}:{rows[-1][1].event_id}" if rows else cursor
+            return pb.ListEventsResponse(
+                events=[
+                    pb.Event(
+                        event_id=e.event_id,
+                        topic=e.topic,
+                        key=e.key,
+                        payload_json=json.dumps(e.payload, ensure_ascii=False, sort_keys=True),
+                        created_at=_ts(e.created_at),
+                    )
+                    for _, e in rows
+                ],
+                next_cursor=next_cursor,
+            )
+
+        return await self.uc.read(work)
+
+
+async def claim_pb(store: ClaimsStore, claim: ClaimRow, *, full: bool = True) -> pb.Claim:
+    message = pb.Claim(
+        claim_id=claim.id,
+        state=claim.state,
+        elevator_id=claim.elevator_id,
+        registration_code=claim.registration_code,
+        region_code=claim.region_code,
+        fault_category=claim.category,
+        peril=claim.peril,
+        description=claim.description,
+        source=_SOURCES_PB.get(claim.source, pb.SOURCE_UNSPECIFIED),
+        report_count=claim.report_count,
+        reported_at=_ts(claim.reported_at),
+        policy_id=claim.policy_id or "",
+        contractor_id=claim.contractor_id or "",
+        property_manager_confirmed=bool(claim.pm_confirmed_by),
+        owner_representative_confirmed=bool(claim.owner_confirmed_by),
+        approved_total_fen=claim.approved_total_fen or 0,
+        clocks=[_clock_pb(c) for c in await store.clocks(claim.id)],
+    )
+    if not full:
+        return message
+    quote, versions = await store.latest_quote(claim.id)
+    if quote is not None:
+        message.quote.CopyFrom(_quote_pb(quote, claim))
+        message.quote_versions = versions
+    if claim.recommendation:
+        r = claim.recommendation
+        message.recommendation.CopyFrom(
+            pb.Recommendation(
+                approved_total_fen=r.get("approved_total_fen", 0),
+                reason_codes=r.get("reason_codes", []),
+                straight_through=r.get("straight_through", False),
+                needs_person=r.get("needs_person", False),
+                trace=[
+                    pb.TraceStep(
+                        **{
+                            k: str(t.get(k, ""))
+                            for k in ("step", "source", "version", "verdict", "detail")
+                        }
+                    )
+                    for t in r.get("trace", [])
+                ],
+            )
+        )
+    for field, decision in (
+        ("first_decision", claim.first_decision),
+        ("second_decision", claim.second_decision),
+    ):
+        if decision:
+            getattr(message, field).CopyFrom(
+                pb.Decision(
+                    kind=str(
+                        decision.get("kind", "approve" if decision.get("approve") else "send_back")
+                    ),
+                    reviewer=str(decision.get("reviewer", "")),
+                    at=_ts(decision.get("at")),
+                    approved_total_fen=int(decision.get("approved_total_fen") or 0),
+                    reason_codes=list(decision.get("reason_codes", [])),
+                    note=str(decision.get("note", "")),
+                )
+            )
+    payout = await store.payout(claim.id)
+    if payout is not None:
+        message.payout.CopyFrom(_payout_pb(payout))
+    message.timeline.extend(
+        pb.Transition(
+            from_state=t["from_state"],
+            to_state=t["to_state"],
+            action=t["action"],
+            actor=t["actor"],
+            at=_ts(t["at"]),
+            reason=t["reason"],
+        )
+        for t in await store.timeline(claim.id)
+    )
+    return message
+
+
+def _clock_pb(c: ClockRow) -> pb.Clock:
+    return pb.Clock(
+        kind=c.kind,
+        due_at=_ts(c.due_at),
+        target_at=_ts(c.target_at),
+        met_at=_ts(c.met_at),
+        breached=c.breached_at is not None,
+    )
+
+
+def _quote_pb(q: QuoteRow, claim: ClaimRow) -> pb.Quote:
+    decided = {str(ln.get("line_no")): ln for ln in (claim.recommendation or {}).get("lines", [])}
+    approvals = claim.line_approvals or {}
+    lines = []
+    for ln in q.lines:
+        key = str(ln["line_no"])
+        rec = decided.get(key, {})
+        approved = approvals.get(key, rec.get("approved_fen", 0))
+        lines.append(
+            pb.QuoteLine(
+                line_no=ln["line_no"],
+                description=ln["description"],
+                quantity=ln["quantity"],
+                unit=ln["unit"],
+                unit_price_fen=ln["unit_price_fen"],
+                amount_fen=ln["amount_fen"],
+                approved_fen=int(approved),
+                reason_codes=list(rec.get("reason_codes", [])),
+            )
+        )
+    return pb.Quote(
+        version=q.version,
+        lines=lines,
+        total_fen=q.total_fen,
+        submitted_by=q.submitted_by,
+        submitted_at=_ts(q.submitted_at),
+    )
+
+
+def _payout_pb(p: PayoutRow) -> pb.Payout:
+    return pb.Payout(amount_fen=p.amount_fen, contractor_id=p.contractor_id, paid_at=_ts(p.paid_at))

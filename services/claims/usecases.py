@@ -1,0 +1,723 @@
+"""The claims service's operations: intake, the lifecycle, adjudication, review, payment.
+
+Every operation locks the claim row (``FOR UPDATE``) before it decides, records the move, the
+audit event and any outbox event in the same transaction, and moves the state only by a
+conditional update. Calls to the policy service are idempotent by claim id, so a retry after a
+crash between the call and the commit never reserves or pays twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.claims.clients import Upstreams
+from services.claims.domain.adjudication import (
+    LineDecision,
+    Provenance,
+    Recommendation,
+    StepTrace,
+    recommend,
+)
+from services.claims.domain.audit import next_event
+from services.claims.domain.clocks import ClockKind, deadlines_on_report, payment_deadline
+from services.claims.domain.errors import (
+    ClaimNotFound,
+    IllegalTransition,
+    PermissionDenied,
+    PreconditionFailed,
+)
+from services.claims.domain.intake import validate_report
+from services.claims.domain.quotes import Quote, QuoteLine
+from services.claims.domain.review import (
+    Decision,
+    DecisionKind,
+    ReviewPolicy,
+    SecondReview,
+    SecondReviewKind,
+    check_first_reviewer,
+    check_second_review,
+    make_decision,
+    state_after_decision,
+)
+from services.claims.domain.states import Action, ClaimState, perform
+from services.claims.store import ClaimRow, ClaimsStore, new_claim_id
+from shared.auth import Role, current_principal, require_region
+from shared.clock import Clock
+from shared.unit_of_work import Transactions
+from shared.workdays import WorkdayCalendar, default_calendar
+
+PIPELINE_ACTOR = "claims-pipeline"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Thresholds from configuration (see settings.py)."""
+
+    straight_through_max_fen: int
+    white_list_straight_through_max_fen: int
+    second_review_above_fen: int
+
+
+@dataclass(frozen=True)
+class Intake:
+    claim: ClaimRow
+    created: bool
+
+
+class ContractorBlacklisted(PreconditionFailed):
+    code = "CONTRACTOR_BLACKLISTED"
+
+
+class NotYourClaim(PermissionDenied):
+    code = "NOT_YOUR_CLAIM"
+
+
+class ClaimsUseCases(Transactions[ClaimsStore]):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        upstreams: Upstreams,
+        rules: Rules,
+        calendar: WorkdayCalendar | None = None,
+    ) -> None:
+        super().__init__(engine, ClaimsStore)
+        self.clock = clock
+        self.up = upstreams
+        self.rules = rules
+        self.calendar = calendar or default_calendar()
+
+    # ------------------------------------------------------------ intake
+
+    async def report_loss(
+        self,
+        *,
+        source: str,
+        source_event_id: str,
+        registration_code: str,
+        category: str,
+        occurred_at: datetime | None,
+        description: str,
+    ) -> Intake:
+        principal = current_principal()
+        now = self.clock.now()
+        elevator = await self.up.policy.elevator(registration_code)
+        require_region(elevator.region_code)
+        report = validate_report(
+            source=source,
+            source_event_id=source_event_id,
+            elevator_id=elevator.elevator_id,
+            category=category,
+            reported_at=occurred_at or now,
+            description=description,
+            reporter=principal.subject,
+            now=now,
+        )
+
+        async def work(store: ClaimsStore) -> Intake:
+            await store.lock_fold_key(report.fold_key)
+            known = await store.claim_for_report(report.source.value, report.source_event_id)
+            if known is not None:
+                return Intake(await self._load(store, known), created=False)
+            open_id = await store.open_claim_id(report.elevator_id, report.category.value)
+            if open_id is not None:  # an alarm storm: one incident, many reports
+                await store.add_report(
+                    source=report.source.value,
+                    source_event_id=report.source_event_id,
+                    claim_id=open_id,
+                    received_at=now,
+                    reported_by=principal.subject,
+                    occurred_at=report.reported_at,
+                )
+                await store.count_report(open_id)
+                await self._audit(
+                    store,
+                    open_id,
+                    "report_folded",
+                    {
+                        "source": report.source.value,
+                        "source_event_id": report.source_event_id,
+                    },
+                )
+                return Intake(await self._load(store, open_id), created=False)
+            claim_id = new_claim_id()
+            await store.add_claim(
+                id=claim_id,
+                elevator_id=elevator.elevator_id,
+                registration_code=elevator.registration_code,
+                region_code=elevator.region_code,
+                category=report.category.value,
+                peril=report.peril,
+                description=report.description,
+                source=report.source.value,
+                state=ClaimState.REPORTED.value,
+                reported_at=report.reported_at,
+                reported_by=principal.subject,
+                updated_at=now,
+            )
+            await store.add_report(
+                source=report.source.value,
+                source_event_id=report.source_event_id,
+                claim_id=claim_id,
+                received_at=now,
+                reported_by=principal.subject,
+                occurred_at=report.reported_at,
+            )
+            for deadline in deadlines_on_report(report.category, report.reported_at):
+                await store.start_clock(
+                    claim_id,
+                    kind=deadline.kind.value,
+                    starts_at=deadline.starts_at,
+                    due_at=deadline.due_at,
+                    target_at=deadline.target_at,
+                )
+            await self._audit(
+                store,
+                claim_id,
+                "reported",
+                {
+                    "source": report.source.value,
+                    "source_event_id": report.source_event_id,
+                    "registration_code": elevator.registration_code,
+                    "category": report.category.value,
+                    "reported_at": report.reported_at,
+                },
+            )
+            await store.emit(
+                "claim.opened",
+                claim_id,
+                {
+                    "claim_id": claim_id,
+                    "registration_code": elevator.registration_code,
+                    "region_code": elevator.region_code,
+                    "category": report.category.value,
+                    "reported_at": report.reported_at.isoformat(),
+                },
+            )
+            return Intake(await self._load(store, claim_id), created=True)
+
+        return await self.transaction(work)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def dispatch(self, store: ClaimsStore, *, claim_id: str, contractor_id: str) -> ClaimRow:
+        claim = await self._claim(store, claim_id)
+        standing = await self.up.contractors.standing(contractor_id)
+        if standing.status == "black":
+            raise ContractorBlacklisted(
+                f"contractor {contractor_id} is blacklisted: {standing.reason}",
+                field="contractor_id",
+            )
+        return await self._move(store, claim, Action.DISPATCH, contractor_id=contractor_id)
+
+    async def arrive(self, store: ClaimsStore, *, claim_id: str, at: datetime | None) -> ClaimRow:
+        claim = await self._claim(store, claim_id, contractor_only=True)
+        moment = at or self.clock.now()
+        moved = await self._move(store, claim, Action.ARRIVE, at=moment)
+        await self._stop_clock(store, claim_id, ClockKind.ARRIVAL, moment)
+        return moved
+
+    async def submit_quote(
+        self, store: ClaimsStore, *, claim_id: str, lines: Sequence[QuoteLine]
+    ) -> ClaimRow:
+        claim = await self._claim(store, claim_id, contractor_only=True)
+        principal = current_principal()
+        now = self.clock.now()
+        total_fen = sum(line.amount_fen for line in lines)
+        claim = await self._move(
+            store, claim, Action.SUBMIT_QUOTE, quote_submitter=principal.subject
+        )
+        version = await store.add_quote(
+            claim_id,
+            lines=[_line_json(line) for line in lines],
+            total_fen=total_fen,
+            by=principal.subject,
+            at=now,
+        )
+        await self._audit(
+            store,
+            claim_id,
+            "quote_submitted",
+            {
+                "version": version,
+                "total_fen": total_fen,
+                "lines": len(lines),
+            },
+        )
+        return await self._assess(store, claim, Quote(version=version, lines=tuple(lines)))
+
+    async def _assess(self, store: ClaimsStore, claim: ClaimRow, quote: Quote) -> ClaimRow:
+        """The adjudication pipeline: every upstream's view, one recommendation, one move."""
+        coverage = await self.up.policy.coverage(
+            claim.registration_code, claim.reported_at, claim.peril
+        )
+        prices = await self.up.pricing.benchmark(claim.region_code, quote.lines)
+        findings = await self.up.validation.check_claim({"claim_id": claim.id})
+        flags = await self.up.evidence.flags(claim.id)
+        standing = await self.up.contractors.standing(claim.contractor_id or "")
+        recommendation = recommend(
+            quote=quote,
+            coverage=coverage,
+            prices=prices,
+            findings=findings,
+            evidence=flags,
+            standing=standing,
+            straight_through_max_fen=self.rules.straight_through_max_fen,
+            white_list_straight_through_max_fen=self.rules.white_list_straight_through_max_fen,
+            provenance={
+                "coverage": Provenance("policy", "v1"),
+                "pricing": _provenance(self.up.pricing.source),
+                "validation": _provenance(self.up.validation.source),
+                "evidence": _provenance(self.up.evidence.source),
+                "contractor": _provenance(self.up.contractors.source),
+            },
+        )
+        straight = recommendation.straight_through and coverage.policy_id is not None
+        values: dict[str, Any] = {
+            "recommendation": _jsonable(recommendation),
+            "policy_id": coverage.policy_id,
+        }
+        if straight:
+            assert coverage.policy_id is not None
+            values["approved_total_fen"] = recommendation.approved_total_fen
+            values["line_approvals"] = {
+                str(line.line_no): line.approved_fen for line in recommendation.lines
+            }
+            await self.up.policy.reserve(
+                claim_id=claim.id,
+                policy_id=coverage.policy_id,
+                amount_fen=recommendation.approved_total_fen,
+            )
+        return await self._move(
+            store,
+            claim,
+            Action.ASSESS,
+            actor=PIPELINE_ACTOR,
+            role=Role.SERVICE.value,
+            target=ClaimState.APPROVED if straight else ClaimState.UNDER_REVIEW,
+            reason="straight-through" if straight else "needs a person",
+            **values,
+        )
+
+    async def decide(
+        self,
+        store: ClaimsStore,
+        *,
+        claim_id: str,
+        kind: str,
+        line_amounts: Mapping[int, int] | None,
+        reason_codes: Sequence[str],
+        note: str,
+    ) -> ClaimRow:
+        claim = await self._claim(store, claim_id)
+        principal = current_principal()
+        action = Action(kind)
+        if claim.state != ClaimState.UNDER_REVIEW or not claim.recommendation:
+            raise IllegalTransition(ClaimState(claim.state), action)
+        check_first_reviewer(reviewer=principal.subject, submitter=claim.quote_submitter)
+        decision = make_decision(
+            kind=DecisionKind(kind),
+            reviewer=principal.subject,
+            role=principal.role.value,
+            at=self.clock.now(),
+            recommendation=recommendation_from_json(claim.recommendation),
+            line_amounts=line_amounts,
+            reason_codes=reason_codes,
+            note=note,
+        )
+        target = state_after_decision(decision, ReviewPolicy(self.rules.second_review_above_fen))
+        values: dict[str, Any] = {
+            "first_decision": _jsonable(decision),
+            "first_reviewer": principal.subject,
+        }
+        if decision.kind in (DecisionKind.APPROVE, DecisionKind.APPROVE_IN_PART):
+            values["approved_total_fen"] = decision.approved_total_fen
+            lines = decision.line_amounts or {
+                ln["line_no"]: ln["approved_fen"] for ln in claim.recommendation.get("lines", [])
+            }
+            values["line_approvals"] = {str(k): v for k, v in lines.items()}
+        if target in (ClaimState.APPROVED, ClaimState.PARTLY_APPROVED):
+            await self._reserve(claim, decision.approved_total_fen)
+        return await self._move(store, claim, action, target=target, reason=note, **values)
+
+    async def second_review(
+        self,
+        store: ClaimsStore,
+        *,
+        claim_id: str,
+        approve: bool,
+        reason_codes: Sequence[str],
+        note: str,
+    ) -> ClaimRow:
+        claim = await self._claim(store, claim_id)
+        principal = current_principal()
+        kind = SecondReviewKind.SECOND_APPROVE if approve else SecondReviewKind.SECOND_REJECT
+        if claim.state != ClaimState.PENDING_SECOND_REVIEW or not claim.first_decision:
+            raise IllegalTransition(ClaimState(claim.state), Action(kind))
+        review = SecondReview(
+            kind=kind,
+            reviewer=principal.subject,
+            role=principal.role.value,
+            at=self.clock.now(),
+            reason_codes=tuple(reason_codes),
+            note=note,
+        )
+        target = check_second_review(
+            review, first=decision_from_json(claim.first_decision), submitter=claim.quote_submitter
+        )
+        if target is not ClaimState.REJECTED:
+            await self._reserve(claim, claim.approved_total_fen or 0)
+        return await self._move(
+            store,
+            claim,
+            Action(kind),
+            target=target,
+            reason=note,
+            second_decision=_jsonable(review),
+            second_reviewer=principal.subject,
+        )
+
+    async def mark_repaired(
+        self, store: ClaimsStore, *, claim_id: str, at: datetime | None
+    ) -> ClaimRow:
+        claim = await self._claim(store, claim_id, contractor_only=True)
+        moment = at or self.clock.now()
+        moved = await self._move(store, claim, Action.MARK_REPAIRED, at=moment)
+        await self._stop_clock(store, claim_id, ClockKind.REPAIR, moment)
+        return moved
+
+    async def confirm(
+        self, store: ClaimsStore, *, claim_id: str, owner_representative: bool, name: str
+    ) -> ClaimRow:
+        claim = await self._claim(store, claim_id)
+        who = f"{current_principal().subject}:{name}"
+        pm = who if not owner_representative else claim.pm_confirmed_by
+        owner = who if owner_representative else claim.owner_confirmed_by
+        both = bool(pm and owner)
+        now = self.clock.now()
+        moved = await self._move(
+            store,
+            claim,
+            Action.CONFIRM,
+            target=ClaimState.CONFIRMED if both else ClaimState.REPAIRED,
+            reason="owner representative" if owner_representative else "property manager",
+            pm_confirmed_by=pm,
+            owner_confirmed_by=owner,
+        )
+        if both:
+            deadline = payment_deadline(now, self.calendar)
+            await store.start_clock(
+                claim_id,
+                kind=deadline.kind.value,
+                starts_at=deadline.starts_at,
+                due_at=deadline.due_at,
+                target_at=deadline.target_at,
+            )
+        return moved
+
+    async def pay(self, store: ClaimsStore, *, claim_id: str) -> ClaimRow:
+        claim = await self._claim(store, claim_id)
+        if claim.state in (ClaimState.PAID, ClaimState.CLOSED) and await store.payout(claim_id):
+            return claim  # paid already: a repeat is an answer, never a second payment
+        if claim.state != ClaimState.CONFIRMED:
+            raise IllegalTransition(ClaimState(claim.state), Action.PAY)
+        assert claim.policy_id and claim.contractor_id and claim.approved_total_fen is not None
+        now = self.clock.now()
+        # Idempotent by claim id in the policy ledger: a retry after a crash here pays once.
+        await self.up.policy.pay(claim_id=claim_id, amount_fen=claim.approved_total_fen)
+        await store.add_payout(
+            claim_id,
+            policy_id=claim.policy_id,
+            contractor_id=claim.contractor_id,
+            amount_fen=claim.approved_total_fen,
+            at=now,
+            by=current_principal().subject,
+        )
+        moved = await self._move(store, claim, Action.PAY)
+        await self._stop_clock(store, claim_id, ClockKind.PAYMENT, now)
+        await store.emit(
+            "claim.paid",
+            claim_id,
+            {
+                "claim_id": claim_id,
+                "amount_fen": claim.approved_total_fen,
+                "contractor_id": claim.contractor_id,
+                "paid_at": now.isoformat(),
+            },
+        )
+        return moved
+
+    async def close(self, store: ClaimsStore, *, claim_id: str, note: str) -> ClaimRow:
+        return await self._move(
+            store, await self._claim(store, claim_id), Action.CLOSE, reason=note
+        )
+
+    async def reopen(self, store: ClaimsStore, *, claim_id: str, reason: str) -> ClaimRow:
+        return await self._move(
+            store, await self._claim(store, claim_id), Action.REOPEN, reason=reason
+        )
+
+    # ------------------------------------------------------------ reads
+
+    async def get(self, store: ClaimsStore, claim_id: str) -> ClaimRow:
+        return await self._claim(store, claim_id, lock=False)
+
+    async def list(
+        self,
+        store: ClaimsStore,
+        *,
+        state: str,
+        region_code: str,
+        contractor_id: str,
+        breached_only: bool,
+        offset: int,
+        limit: int,
+    ) -> list[ClaimRow]:
+        principal = current_principal()
+        prefixes = None if "*" in principal.regions else sorted(principal.regions)
+        if principal.role is Role.CONTRACTOR:
+            contractor_id = principal.subject  # a contractor sees only its own jobs
+        return await store.list_claims(
+            state=state,
+            region_prefixes=prefixes,
+            region_code=region_code,
+            contractor_id=contractor_id,
+            breached_only=breached_only,
+            offset=offset,
+            limit=limit,
+        )
+
+    # ------------------------------------------------------------ clocks
+
+    async def sweep_clocks(self) -> int:
+        """Flag and escalate every clock that ran out; safe to run anywhere, any number of times."""
+
+        async def work(store: ClaimsStore) -> int:
+            now = self.clock.now()
+            breaches = await store.flag_breaches(now)
+            for claim_id, kind, due_at in breaches:
+                await self._audit(
+                    store,
+                    claim_id,
+                    "clock_breached",
+                    {"clock": kind, "due_at": due_at},
+                    actor=PIPELINE_ACTOR,
+                )
+                await store.update(claim_id, escalated_at=now)
+                await store.emit(
+                    "claim.clock_breached",
+                    f"{claim_id}:{kind}",
+                    {
+                        "claim_id": claim_id,
+                        "clock": kind,
+                        "due_at": due_at.isoformat(),
+                    },
+                )
+            return len(breaches)
+
+        return await self.transaction(work)
+
+    # ------------------------------------------------------------ helpers
+
+    async def _load(self, store: ClaimsStore, claim_id: str) -> ClaimRow:
+        claim = await store.claim(claim_id)
+        if claim is None:
+            raise ClaimNotFound(claim_id)
+        return claim
+
+    async def _claim(
+        self, store: ClaimsStore, claim_id: str, *, lock: bool = True, contractor_only: bool = False
+    ) -> ClaimRow:
+        claim = await store.claim(claim_id, for_update=lock)
+        if claim is None:
+            raise ClaimNotFound(claim_id)
+        require_region(claim.region_code)
+        principal = current_principal()
+        if principal.role is Role.CONTRACTOR and claim.contractor_id != principal.subject:
+            raise NotYourClaim(f"claim {claim_id} is not dispatched to {principal.subject}")
+        del contractor_only  # roles per action are checked by the state machine
+        return claim
+
+    async def _move(
+        self,
+        store: ClaimsStore,
+        claim: ClaimRow,
+        action: Action,
+        *,
+        target: ClaimState | None = None,
+        reason: str = "",
+        at: datetime | None = None,
+        actor: str | None = None,
+        role: str | None = None,
+        **values: Any,
+    ) -> ClaimRow:
+        principal = current_principal()
+        moment = at or self.clock.now()
+        move = perform(
+            claim_id=claim.id,
+            state=ClaimState(claim.state),
+            action=action,
+            actor=actor or principal.subject,
+            role=role or principal.role.value,
+            at=moment,
+            reason=reason,
+            target=target,
+        )
+        if not await store.move(
+            claim.id, expected=claim.state, to=move.to_state.value, at=self.clock.now(), **values
+        ):
+            raise IllegalTransition(ClaimState(claim.state), action)  # moved under us
+        await store.add_transition(
+            claim_id=claim.id,
+            from_state=move.from_state.value,
+            to_state=move.to_state.value,
+            action=move.action.value,
+            actor=move.actor,
+            role=move.role,
+            at=move.at,
+            reason=move.reason,
+        )
+        await self._audit(
+            store,
+            claim.id,
+            "transition",
+            {
+                "from": move.from_state.value,
+                "to": move.to_state.value,
+                "action": move.action.value,
+                "role": move.role,
+                "reason": move.reason,
+            },
+            actor=move.actor,
+        )
+        if move.to_state in (ClaimState.APPROVED, ClaimState.PARTLY_APPROVED, ClaimState.REJECTED):
+            await store.emit(
+                "claim.decided",
+                claim.id,
+                {
+                    "claim_id": claim.id,
+                    "state": move.to_state.value,
+                    "approved_total_fen": values.get(
+                        "approved_total_fen", claim.approved_total_fen
+                    ),
+                },
+            )
+        return await self._load(store, claim.id)
+
+    async def _reserve(self, claim: ClaimRow, amount_fen: int) -> None:
+        if claim.policy_id is None:
+            raise PreconditionFailed(f"claim {claim.id} has no policy to pay from")
+        await self.up.policy.reserve(
+            claim_id=claim.id, policy_id=claim.policy_id, amount_fen=amount_fen
+        )
+
+    async def _stop_clock(
+        self, store: ClaimsStore, claim_id: str, kind: ClockKind, at: datetime
+    ) -> None:
+        clock = await store.stop_clock(claim_id, kind.value, at)
+        if clock is not None and clock.breached_at is not None:
+            await self._audit(
+                store,
+                claim_id,
+                "clock_breached",
+                {"clock": kind.value, "due_at": clock.due_at, "met_at": at},
+                actor=PIPELINE_ACTOR,
+            )
+            await store.emit(
+                "claim.clock_breached",
+                f"{claim_id}:{kind.value}",
+                {
+                    "claim_id": claim_id,
+                    "clock": kind.value,
+                    "due_at": clock.due_at.isoformat(),
+                },
+            )
+
+    async def _audit(
+        self,
+        store: ClaimsStore,
+        claim_id: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        actor: str | None = None,
+    ) -> None:
+        previous = await store.last_audit_event(claim_id)
+        event = next_event(
+            previous,
+            claim_id=claim_id,
+            at=self.clock.now(),
+            actor=actor or current_principal().subject,
+            kind=kind,
+            payload=payload,
+        )
+        await store.append_audit(event)
+
+
+def _provenance(source: str) -> Provenance:
+    name, _, version = source.partition("@")
+    return Provenance(source, version or name)
+
+
+def recommendation_from_json(data: Mapping[str, Any]) -> Recommendation:
+    return Recommendation(
+        lines=tuple(
+            LineDecision(
+                ln["line_no"], ln["submitted_fen"], ln["approved_fen"], tuple(ln["reason_codes"])
+            )
+            for ln in data["lines"]
+        ),
+        approved_total_fen=data["approved_total_fen"],
+        reason_codes=tuple(data["reason_codes"]),
+        straight_through=data["straight_through"],
+        needs_person=data["needs_person"],
+        trace=tuple(StepTrace(**step) for step in data["trace"]),
+        max_payable_fen=data.get("max_payable_fen"),
+    )
+
+
+def decision_from_json(data: Mapping[str, Any]) -> Decision:
+    return Decision(
+        kind=DecisionKind(data["kind"]),
+        reviewer=data["reviewer"],
+        role=data["role"],
+        at=datetime.fromisoformat(data["at"]),
+        approved_total_fen=data["approved_total_fen"],
+        line_amounts={int(k): v for k, v in data["line_amounts"].items()}
+        if data.get("line_amounts")
+        else None,
+        reason_codes=tuple(data["reason_codes"]),
+        note=data["note"],
+    )
+
+
+def _line_json(line: QuoteLine) -> dict[str, Any]:
+    return {
+        "line_no": line.line_no,
+        "description": line.description,
+        "quantity": str(line.quantity),
+        "unit": line.unit,
+        "unit_price_fen": line.unit_price_fen,
+        "amount_fen": line.amount_fen,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Domain records as JSON for the claim row (enums as values, datetimes as ISO text)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, frozenset, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "value") and isinstance(value.value, str):
+        return value.value
+    return value
