@@ -49,7 +49,7 @@ class ServiceSpec:
 # The services `make run` starts, in start order. Default ports: docs in ARCHITECTURE.md.
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(name="policy", port=50051, seed=True),
-    # ServiceSpec(name="claims", port=50052),
+    ServiceSpec(name="claims", port=50052, seed=True),
     # ServiceSpec(name="pricing", port=50053),
     # ServiceSpec(name="evidence", port=50054),
     # ServiceSpec(name="validation", port=50055),
