@@ -4,6 +4,7 @@ database that already has claims is left alone."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Coroutine
 from functools import partial
 from typing import Any
@@ -20,6 +21,7 @@ from services.claims.usecases import ClaimsUseCases
 from shared.auth import Principal, Role, mint_token, set_principal
 
 CONTRACTOR = "demo-contractor"
+DEMO_REPORTER = "iot-platform-demo"
 # (how far to take the claim, fault category, quote lines as (description, quantity, unit, fen))
 SCRIPT: tuple[tuple[str, str, tuple[tuple[str, str, str, int], ...]], ...] = (
     ("reported", "trapped_passenger", ()),
@@ -51,17 +53,7 @@ def _as(subject: str, role: Role) -> None:
 async def seed_demo_claims(settings: ClaimsSettings) -> None:
     app, uc = build_app(settings, port=0)
     try:
-        if await uc.read(
-            lambda s: s.list_claims(
-                state="",
-                region_prefixes=None,
-                region_code="",
-                contractor_id="",
-                breached_only=False,
-                offset=0,
-                limit=1,
-            )
-        ):
+        if await uc.read(lambda s: s.any_claim_reported_by(DEMO_REPORTER)):
             print("demo claims: already seeded")
             return
         codes = await _insured_codes(settings, len(SCRIPT))
@@ -100,10 +92,10 @@ async def _drive(
     lines: tuple[tuple[str, str, str, int], ...],
 ) -> ClaimRow:
     """Take one new claim as far as ``goal``, each step as the person who would do it."""
-    _as("iot-platform-demo", Role.PARTNER)
+    _as(DEMO_REPORTER, Role.PARTNER)
     intake = await uc.report_loss(
         source="iot_alarm",
-        source_event_id=f"demo-{code}-{category}",
+        source_event_id=f"demo-{hashlib.sha256(f'{code}/{category}'.encode()).hexdigest()[:24]}",
         registration_code=code,
         category=category,
         occurred_at=None,

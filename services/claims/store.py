@@ -240,6 +240,14 @@ class ClaimsStore:
         ).first()
         return None if row is None else str(row.id)
 
+    async def any_claim_reported_by(self, subject: str) -> bool:
+        row = (
+            await self.conn.execute(
+                sa.select(claims.c.id).where(claims.c.reported_by == subject).limit(1)
+            )
+        ).first()
+        return row is not None
+
     async def add_claim(self, **values: Any) -> None:
         await self.conn.execute(claims.insert().values(**values))
 
