@@ -45,14 +45,16 @@ from services.claims.domain.review import (
     make_decision,
     state_after_decision,
 )
-from services.claims.domain.states import Action, ClaimState, perform
+from services.claims.domain.states import Action, ClaimState, check_role, perform
 from services.claims.store import ClaimRow, ClaimsStore, new_claim_id
-from shared.auth import Role, current_principal, require_region
+from shared.auth import Role, current_principal, require_region, require_role
 from shared.clock import Clock
 from shared.unit_of_work import Transactions
 from shared.workdays import WorkdayCalendar, default_calendar
 
 PIPELINE_ACTOR = "claims-pipeline"
+# IoT platforms and property managers (partners), the insurer's own people and systems.
+REPORTERS = (Role.PARTNER, Role.SERVICE, Role.ADJUSTER, Role.SUPERVISOR)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         occurred_at: datetime | None,
         description: str,
     ) -> Intake:
-        principal = current_principal()
+        principal = require_role(*REPORTERS)
         now = self.clock.now()
         elevator = await self.up.policy.elevator(registration_code)
         require_region(elevator.region_code)
@@ -318,6 +320,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         claim = await self._claim(store, claim_id)
         principal = current_principal()
         action = Action(kind)
+        check_role(action, principal.role.value)  # who before what: roles first, as perform does
         if claim.state != ClaimState.UNDER_REVIEW or not claim.recommendation:
             raise IllegalTransition(ClaimState(claim.state), action)
         check_first_reviewer(reviewer=principal.subject, submitter=claim.quote_submitter)
@@ -358,6 +361,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         claim = await self._claim(store, claim_id)
         principal = current_principal()
         kind = SecondReviewKind.SECOND_APPROVE if approve else SecondReviewKind.SECOND_REJECT
+        check_role(Action(kind), principal.role.value)
         if claim.state != ClaimState.PENDING_SECOND_REVIEW or not claim.first_decision:
             raise IllegalTransition(ClaimState(claim.state), Action(kind))
         review = SecondReview(
