@@ -47,9 +47,13 @@ def main() -> None:
         from services.claims.server import build_app
 
         configure_telemetry("claims", settings)
-        try:
+        async def serve() -> None:
+            # Built inside the running loop: gRPC channels belong to the loop that made them.
             app, _ = build_app(settings)
-            asyncio.run(app.serve_forever())
+            await app.serve_forever()
+
+        try:
+            asyncio.run(serve())
         finally:
             shutdown_telemetry()
 
