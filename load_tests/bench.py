@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from load_tests.benchmarks import policy
+from load_tests.benchmarks import claims, policy
 from load_tests.harness import (
     DEFAULT_OUT,
     ROOT,
@@ -35,6 +35,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     policy.check_coverage_concurrent,
     policy.vote_decide,
     policy.funding_plan,
+    claims.fnol_intake,
 )
 
 

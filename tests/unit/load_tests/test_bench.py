@@ -44,6 +44,60 @@ def test_the_json_file_has_exactly_the_documented_shape(tmp_path):
     }
 
 
+def test_extras_and_a_note_come_after_the_documented_keys(tmp_path):
+    result = BenchResult(
+        Measure("claims_x", "requests/s", 90.04, {"p50_ms": 300.0, "p99_ms": 500.0}),
+        Measure("grpc_echo", "requests/s", 3000.0, {"p50_ms": 9.0, "p99_ms": 19.0}),
+        extra={"mix": {"created": 3}},
+        note="CPU-bound in Python",
+    )
+    written = json.loads(
+        write_result(result, tmp_path, {"cpus": 2, "python": "3.11.7"}).read_text()
+    )
+    assert list(written) == [
+        "name",
+        "unit",
+        "value",
+        "p50_ms",
+        "p99_ms",
+        "baseline",
+        "ratio",
+        "machine",
+        "mix",
+        "note",
+    ]
+    assert written["value"] == 90.0 and written["ratio"] == 0.03
+    assert written["baseline"] == {
+        "name": "grpc_echo",
+        "unit": "requests/s",
+        "value": 3000.0,
+        "p50_ms": 9.0,
+        "p99_ms": 19.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        BenchResult(Measure("a", "x/s", 1.0, {"value": 2.0}), Measure("b", "x/s", 1.0)),
+        BenchResult(Measure("a", "x/s", 1.0), Measure("b", "x/s", 1.0, {"name": "c"})),
+        BenchResult(Measure("a", "x/s", 1.0), Measure("b", "x/s", 1.0), extra={"ratio": 9}),
+    ],
+)
+def test_an_extra_never_replaces_a_documented_key(result):
+    with pytest.raises(ValueError, match="documented"):
+        result.as_json({"cpus": 2, "python": "3.11.7"})
+
+
+def test_a_note_is_printed_under_the_table_wrapped():
+    noted = BenchResult(RESULT.measured, RESULT.baseline, note="limited by " + "word " * 40)
+    lines = format_table([noted, RESULT]).splitlines()
+    assert len(lines) > 6 and lines[4] == ""  # header, rule, two rows, blank, the note
+    assert lines[5].startswith("policy_thing_fast: limited by")
+    assert all(len(line) <= 100 for line in lines[5:])
+    assert all(line.startswith("  ") for line in lines[6:])
+
+
 def test_machine_names_cpus_and_python():
     info = machine()
     assert set(info) == {"cpus", "python"}
@@ -108,7 +162,8 @@ def test_select_keeps_registry_order_and_refuses_unknown_names():
 def test_registered_names_are_unique_and_start_with_a_service():
     names = [b.name for b in BENCHMARKS]
     assert len(set(names)) == len(names)
-    assert all(name.split("_")[0] in {"policy"} for name in names)
+    assert all(name.split("_")[0] in {"policy", "claims"} for name in names)
+    assert "claims_fnol_intake" in names
 
 
 async def test_a_failing_benchmark_does_not_stop_the_others(tmp_path):
