@@ -9,3 +9,10 @@ Docker, no network: everything runs from the virtual environment.
 - `devstack.services` runs the elevins services on top of it (`python -m devstack run`).
 - `python -m devstack test` runs pytest against a fresh, throw-away stack.
 """
+
+import os
+
+# Processes that use gRPC here also start other processes (PostgreSQL as another OS user,
+# services, seeds). gRPC's fork handlers can crash such a child between fork and exec, and we
+# never fork to keep using gRPC in the child, so they are turned off before grpc is imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")

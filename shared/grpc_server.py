@@ -41,6 +41,7 @@ class GrpcApp:
     map_error: ErrorMapper | None = None
     default_deadline_s: float = 30.0
     grace_s: float = 10.0
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def start(self) -> tuple[grpc.aio.Server, int]:
@@ -73,6 +74,8 @@ class GrpcApp:
         for service in ["", *names]:
             await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
         self._health = health_servicer
+        for hook in self.on_start:
+            await hook()
         log.info("%s serving on %s", self.name, self.bind.rsplit(":", 1)[0] + f":{port}")
         return server, port
 

@@ -107,3 +107,21 @@ async def claims_addr(service_environ: dict[str, str], policy_addr: str) -> Asyn
 async def claims_channel(claims_addr: str) -> AsyncIterator[grpc.aio.Channel]:
     async with grpc.aio.insecure_channel(claims_addr) as channel:
         yield channel
+
+
+@pytest.fixture
+async def fresh_database_url(stack: StackEnv) -> AsyncIterator[str]:
+    """A new, empty database on the test server, for tests that need a world of their own."""
+    import asyncpg
+
+    from shared.db import asyncpg_url
+
+    name = f"t_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(asyncpg_url(stack.database_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        base, _, _ = stack.database_url.rpartition("/")
+        yield f"{base}/{name}"
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

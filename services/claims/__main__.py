@@ -47,6 +47,7 @@ def main() -> None:
         from services.claims.server import build_app
 
         configure_telemetry("claims", settings)
+
         async def serve() -> None:
             # Built inside the running loop: gRPC channels belong to the loop that made them.
             app, _ = build_app(settings)

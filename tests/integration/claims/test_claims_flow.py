@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 
 import grpc
@@ -124,15 +123,20 @@ async def test_alarm_to_payment_with_double_review_and_a_verified_audit_chain(
         pb.GetAuditTrailRequest(claim_id=claim_id), metadata=a.adjuster
     )
     assert trail.chain_ok and len(trail.events) >= 12
-    verified = subprocess.run(
-        [sys.executable, "-m", "services.claims", "verify-audit", "--claim", claim_id],
+    verify = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.claims",
+        "verify-audit",
+        "--claim",
+        claim_id,
         env=service_environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
-    assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert f"{claim_id}: ok" in verified.stdout
+    output = (await asyncio.wait_for(verify.communicate(), 60))[0].decode()
+    assert verify.returncode == 0, output
+    assert f"{claim_id}: ok" in output
 
     events = await a.stub.ListEvents(pb.ListEventsRequest(limit=1000), metadata=a.service)
     topics = {

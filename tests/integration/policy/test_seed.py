@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from services.policy.__main__ import MIGRATIONS
 from services.policy.seed import seed_demo_city
+from services.policy.server import SCHEMA
 from services.policy.settings import PolicySettings
+from shared.migrations import upgrade
 
 pytestmark = pytest.mark.integration
 
 
-async def test_demo_city_seeds_once(policy_addr, service_environ, capsys) -> None:
-    settings = PolicySettings.from_env(service_environ)
+async def test_demo_city_seeds_once(fresh_database_url, service_environ, capsys) -> None:
+    settings = PolicySettings.from_env({**service_environ, "DATABASE_URL": fresh_database_url})
+    await asyncio.to_thread(upgrade, MIGRATIONS, schema=SCHEMA, database_url=fresh_database_url)
     await seed_demo_city(settings, elevators=50)
     first = capsys.readouterr().out
     assert "demo city seeded: 4 communities, 50 elevators" in first
