@@ -112,12 +112,23 @@ class ErrorInterceptor(Around):
         except (asyncio.CancelledError, grpc.aio.AbortError):
             raise
         except Exception as exc:
-            mapped = self._map_error(exc) if self._map_error else None
+            mapped = (self._map_error(exc) if self._map_error else None) or _transient(exc)
             if mapped is None:
                 log.exception("unhandled error in %s", method)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             else:
                 await _abort(context, mapped)
+
+
+def _transient(exc: Exception) -> ServiceError | None:
+    """A lost database connection is the infrastructure's hiccup, not a bug: ask for a retry."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return ServiceError(
+            grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE", "database connection lost; retry"
+        )
+    return None
 
 
 async def _abort(context: Context, error: ServiceError) -> None:

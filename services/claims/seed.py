@@ -84,6 +84,10 @@ async def _insured_codes(settings: ClaimsSettings, count: int) -> list[str]:
     return [e.spec.registration_code for e in reply.elevators if e.current_policy_id][:count]
 
 
+async def _as_is(store: object, claim: ClaimRow) -> ClaimRow:
+    return claim
+
+
 async def _drive(
     uc: ClaimsUseCases,
     code: str,
@@ -100,6 +104,7 @@ async def _drive(
         category=category,
         occurred_at=None,
         description="物联网平台自动报警",
+        present=_as_is,
     )
     claim_id = intake.claim.id
     quote = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import grpc
@@ -129,9 +130,10 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
             category=request.fault_category,
             occurred_at=occurred_at,
             description=request.description,
+            # The reply is built in the intake's own transaction: no second round trip.
+            present=partial(claim_pb, full=False),
         )
-        claim = await self.uc.read(lambda store: claim_pb(store, intake.claim))
-        return pb.ReportLossResponse(claim=claim, created=intake.created)
+        return pb.ReportLossResponse(claim=intake.reply, created=intake.created)
 
     async def DispatchContractor(
         self, request: pb.DispatchContractorRequest, context: Any

@@ -9,10 +9,10 @@ crash between the call and the commit never reserves or pays twice.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -52,6 +52,8 @@ from shared.clock import Clock
 from shared.unit_of_work import Transactions
 from shared.workdays import WorkdayCalendar, default_calendar
 
+R = TypeVar("R")
+
 PIPELINE_ACTOR = "claims-pipeline"
 # IoT platforms and property managers (partners), the insurer's own people and systems.
 REPORTERS = (Role.PARTNER, Role.SERVICE, Role.ADJUSTER, Role.SUPERVISOR)
@@ -67,9 +69,11 @@ class Rules:
 
 
 @dataclass(frozen=True)
-class Intake:
+class Intake(Generic[R]):
     claim: ClaimRow
     created: bool
+    # What the caller built from the claim inside the same transaction (e.g. its reply).
+    reply: R
 
 
 class ContractorBlacklisted(PreconditionFailed):
@@ -106,7 +110,8 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         category: str,
         occurred_at: datetime | None,
         description: str,
-    ) -> Intake:
+        present: Callable[[ClaimsStore, ClaimRow], Awaitable[R]],
+    ) -> Intake[R]:
         principal = require_role(*REPORTERS)
         now = self.clock.now()
         elevator = await self.up.policy.elevator(registration_code)
@@ -122,11 +127,15 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
             now=now,
         )
 
-        async def work(store: ClaimsStore) -> Intake:
+        async def work(store: ClaimsStore) -> Intake[R]:
+            async def done(claim_id: str, created: bool) -> Intake[R]:
+                claim = await self._load(store, claim_id)
+                return Intake(claim, created, await present(store, claim))
+
             await store.lock_fold_key(report.fold_key)
             known = await store.claim_for_report(report.source.value, report.source_event_id)
             if known is not None:
-                return Intake(await self._load(store, known), created=False)
+                return await done(known, created=False)
             open_id = await store.open_claim_id(report.elevator_id, report.category.value)
             if open_id is not None:  # an alarm storm: one incident, many reports
                 await store.add_report(
@@ -147,7 +156,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
                         "source_event_id": report.source_event_id,
                     },
                 )
-                return Intake(await self._load(store, open_id), created=False)
+                return await done(open_id, created=False)
             claim_id = new_claim_id()
             await store.add_claim(
                 id=claim_id,
@@ -202,7 +211,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
                     "reported_at": report.reported_at.isoformat(),
                 },
             )
-            return Intake(await self._load(store, claim_id), created=True)
+            return await done(claim_id, created=True)
 
         return await self.transaction(work)
 
