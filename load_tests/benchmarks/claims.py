@@ -505,7 +505,7 @@ def compose_note(
         f"{b['policy_get_elevator_ms']:.2f} + write transaction {b['write_tx_ms']:.2f} + "
         f"read for the reply {b['read_tx_ms']:.2f} + gRPC, interceptors, servicer "
         f"{b['rest_ms']:.2f}; {b['claims_sql_statements']:.1f} SQL statements in claims on "
-        f"{b['claims_checkouts']:.0f} pooled connections (each pre-pinged), "
+        f"{b['claims_checkouts']:.0f} pooled connection checkouts, "
         f"{b['policy_sql_statements']:.1f} in policy."
     )
     if interceptors_ms is not None:
