@@ -1,4 +1,5 @@
-"""Alarm → incident → quote → review → double approval → confirmation → payment, for real."""
+"""Alarm → incident → quote → review → double approval → confirmation → payment, over gRPC
+against the real PostgreSQL and the real policy service."""
 
 from __future__ import annotations
 
