@@ -125,3 +125,25 @@ async def fresh_database_url(stack: StackEnv) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def pricing_addr(service_environ: dict[str, str]) -> AsyncIterator[str]:
+    """The pricing service in-process on a migrated schema (observations start empty)."""
+    from services.pricing.__main__ import MIGRATIONS
+    from services.pricing.server import SCHEMA, build_app
+    from services.pricing.settings import PricingSettings
+    from shared.migrations import upgrade
+
+    settings = PricingSettings.from_env(service_environ)
+    await asyncio.to_thread(upgrade, MIGRATIONS, schema=SCHEMA, database_url=settings.database_url)
+    app, _ = build_app(settings, port=0)
+    server, port = await app.start()
+    yield f"127.0.0.1:{port}"
+    await app.stop(server)
+
+
+@pytest.fixture(scope="session")
+async def pricing_channel(pricing_addr: str) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(pricing_addr) as channel:
+        yield channel
