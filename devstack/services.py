@@ -49,8 +49,9 @@ class ServiceSpec:
 # The services `make run` starts, in start order. Default ports: docs in ARCHITECTURE.md.
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(name="policy", port=50051, seed=True),
+    # Pricing before claims: the demo claims are judged against the demo prices.
+    ServiceSpec(name="pricing", port=50053, seed=True),
     ServiceSpec(name="claims", port=50052, seed=True),
-    # ServiceSpec(name="pricing", port=50053),
     # ServiceSpec(name="evidence", port=50054),
     # ServiceSpec(name="validation", port=50055),
     # ServiceSpec(name="contractors", port=50056),

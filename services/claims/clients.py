@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 import grpc
@@ -20,6 +20,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from elevins.policy.v1 import policy_pb2 as ppb
 from elevins.policy.v1 import policy_pb2_grpc
+from elevins.pricing.v1 import pricing_pb2 as prpb
+from elevins.pricing.v1 import pricing_pb2_grpc
 from services.claims.domain.adjudication import (
     ContractorStanding,
     CoverageFacts,
@@ -39,6 +41,12 @@ class ElevatorFacts:
     elevator_id: str
     registration_code: str
     region_code: str
+    # What pricing needs to judge quantities (rope metres, landing doors, a second machine).
+    brand: str = ""
+    rope_count: int = 0
+    rope_length_m: str = "0"
+    landings: int = 0
+    motor_kw: str = "0"
 
 
 class ElevatorUnknown(NotFound):
@@ -132,7 +140,16 @@ class GrpcPolicyClient:
         )
         assert isinstance(reply, ppb.GetElevatorResponse)
         e = reply.elevator
-        return ElevatorFacts(e.elevator_id, e.spec.registration_code, e.region_code)
+        return ElevatorFacts(
+            e.elevator_id,
+            e.spec.registration_code,
+            e.region_code,
+            brand=e.spec.brand,
+            rope_count=e.spec.rope_count,
+            rope_length_m=e.spec.rope_length_m,
+            landings=e.spec.landings,
+            motor_kw=e.spec.motor_kw,
+        )
 
     async def coverage(
         self, registration_code: str, loss_time: datetime, peril: str
@@ -169,7 +186,15 @@ class GrpcPolicyClient:
 class PricingClient(Protocol):
     source: str
 
-    async def benchmark(self, region_code: str, lines: Sequence[QuoteLine]) -> list[LinePrice]: ...
+    async def benchmark(
+        self,
+        region_code: str,
+        lines: Sequence[QuoteLine],
+        *,
+        elevator: ElevatorFacts,
+        fault_category: str,
+        quoted_on: date,
+    ) -> list[LinePrice]: ...
 
 
 class ValidationClient(Protocol):
@@ -190,6 +215,89 @@ class ContractorsClient(Protocol):
     async def standing(self, contractor_id: str) -> ContractorStanding: ...
 
 
+# The claims service's fault categories in the pricing service's words (see pricing.proto).
+PRICING_FAULTS = {
+    "trapped_passenger": "trapped_passenger",
+    "door_fault": "door_fault",
+    "abnormal_noise": "machine_noise",
+    "stopped": "control_fault",
+    "overspeed": "overspeed_or_slip",
+    "leveling_fault": "leveling_fault",
+    "electrical_fault": "control_fault",
+    "brake_fault": "brake_fault",
+    "wear": "rope_wear",
+}
+LABOUR_UNITS = frozenset({"工时", "小时", "人工", "人天", "工日", "h"})
+
+
+class GrpcPricingClient:
+    """The pricing service: every line matched and judged against the reference in force on
+    the day of the fault. The approved amount of a line (price and quantity trims together)
+    comes back to the pipeline as an effective unit price."""
+
+    source = "pricing@v1"
+
+    def __init__(self, channel: grpc.aio.Channel, token: str) -> None:
+        self._stub = pricing_pb2_grpc.PricingServiceStub(channel)
+        self._md = (("authorization", f"Bearer {token}"),)
+
+    async def benchmark(
+        self,
+        region_code: str,
+        lines: Sequence[QuoteLine],
+        *,
+        elevator: ElevatorFacts,
+        fault_category: str,
+        quoted_on: date,
+    ) -> list[LinePrice]:
+        quote = prpb.Quote(
+            quote_id=f"claims-{quoted_on.isoformat()}",
+            # Prices are kept per city: a district (430202) is judged by its city (430200).
+            region=region_code[:4] + "00",
+            quoted_on=quoted_on.isoformat(),
+            elevator=prpb.Elevator(
+                registration_code=elevator.registration_code,
+                brand=elevator.brand,
+                rope_count=elevator.rope_count,
+                rope_length_m=elevator.rope_length_m,
+                landings=elevator.landings,
+                motor_kw=elevator.motor_kw,
+            ),
+            fault=prpb.Fault(category=PRICING_FAULTS.get(fault_category, "")),
+            lines=[
+                prpb.QuoteLine(
+                    line_no=ln.line_no,
+                    kind="labour" if ln.unit in LABOUR_UNITS else "part",
+                    description=ln.description,
+                    qty=str(ln.quantity),
+                    unit=ln.unit,
+                    unit_price_fen=ln.unit_price_fen,
+                )
+                for ln in lines
+            ],
+        )
+        try:
+            reply = await self._stub.BenchmarkQuote(
+                prpb.BenchmarkQuoteRequest(quote=quote), metadata=self._md, timeout=CALL_TIMEOUT_S
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise UpstreamUnavailable(f"pricing service: {error.code().name}") from error
+            raise
+        quantity = {ln.line_no: ln.quantity for ln in lines}
+        return [
+            LinePrice(
+                line_no=v.line_no,
+                category=None if v.part_category == "unknown" else v.part_category,
+                reference_unit_price_fen=int(v.approved_amount_fen / quantity[v.line_no])
+                if v.HasField("reference_unit_price_fen")
+                else None,
+                reason_codes=tuple(v.reasons),
+            )
+            for v in reply.verdict.lines
+        ]
+
+
 # A handful of market prices (fen per unit) for common parts, so the demo can show trimming.
 # The pricing service (its own issue) replaces this with a real catalogue and matcher.
 _FAKE_CATALOGUE: tuple[tuple[str, str, int], ...] = (
@@ -208,7 +316,15 @@ _FAKE_CATALOGUE: tuple[tuple[str, str, int], ...] = (
 class FakePricing:
     source: str = "pricing@fake-catalogue-0"
 
-    async def benchmark(self, region_code: str, lines: Sequence[QuoteLine]) -> list[LinePrice]:
+    async def benchmark(
+        self,
+        region_code: str,
+        lines: Sequence[QuoteLine],
+        *,
+        elevator: ElevatorFacts,
+        fault_category: str,
+        quoted_on: date,
+    ) -> list[LinePrice]:
         prices = []
         for line in lines:
             match = next(

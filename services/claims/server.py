@@ -9,7 +9,7 @@ import logging
 import grpc
 
 from elevins.claims.v1 import claims_pb2, claims_pb2_grpc
-from services.claims.clients import GrpcPolicyClient, Upstreams
+from services.claims.clients import GrpcPolicyClient, GrpcPricingClient, Upstreams
 from services.claims.servicer import ClaimsServicer, map_domain_error
 from services.claims.settings import ClaimsSettings
 from services.claims.usecases import ClaimsUseCases, Rules
@@ -26,6 +26,20 @@ SERVICE_TOKEN_TTL_S = 365 * 24 * 3600
 log = logging.getLogger("elevins.claims")
 
 
+def _upstreams(
+    settings: ClaimsSettings,
+    policy: grpc.aio.Channel,
+    token: str,
+    channels: list[grpc.aio.Channel],
+) -> Upstreams:
+    upstreams = Upstreams(policy=GrpcPolicyClient(policy, token))
+    if settings.pricing_addr:
+        pricing = grpc.aio.insecure_channel(settings.pricing_addr)
+        channels.append(pricing)
+        upstreams.pricing = GrpcPricingClient(pricing, token)
+    return upstreams
+
+
 def build_app(
     settings: ClaimsSettings,
     *,
@@ -35,6 +49,7 @@ def build_app(
 ) -> tuple[GrpcApp, ClaimsUseCases]:
     engine = create_engine(settings.database_url, schema=SCHEMA)
     channel = grpc.aio.insecure_channel(settings.policy_addr)
+    channels = [channel]
     token = mint_token(
         settings.auth_key.reveal(),
         subject="svc-claims",
@@ -45,7 +60,7 @@ def build_app(
     usecases = ClaimsUseCases(
         engine,
         clock or SystemClock(),
-        upstreams or Upstreams(policy=GrpcPolicyClient(channel, token)),
+        upstreams or _upstreams(settings, channel, token, channels),
         Rules(
             straight_through_max_fen=settings.straight_through_max_fen,
             white_list_straight_through_max_fen=settings.white_list_straight_through_max_fen,
@@ -87,7 +102,8 @@ def build_app(
         sweeper.set()
         for t in task:
             await t
-        await channel.close(grace=None)
+        for open_channel in channels:
+            await open_channel.close(grace=None)
         await engine.dispose()
 
     app.on_start.append(start_sweeper)

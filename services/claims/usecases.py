@@ -48,7 +48,7 @@ from services.claims.domain.review import (
 from services.claims.domain.states import Action, ClaimState, check_role, perform
 from services.claims.store import ClaimRow, ClaimsStore, new_claim_id
 from shared.auth import Role, current_principal, require_region, require_role
-from shared.clock import Clock
+from shared.clock import Clock, shanghai_date
 from shared.unit_of_work import Transactions
 from shared.workdays import WorkdayCalendar, default_calendar
 
@@ -268,7 +268,13 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         coverage = await self.up.policy.coverage(
             claim.registration_code, claim.reported_at, claim.peril
         )
-        prices = await self.up.pricing.benchmark(claim.region_code, quote.lines)
+        prices = await self.up.pricing.benchmark(
+            claim.region_code,
+            quote.lines,
+            elevator=await self.up.policy.elevator(claim.registration_code),
+            fault_category=claim.category,
+            quoted_on=shanghai_date(claim.reported_at),
+        )
         findings = await self.up.validation.check_claim({"claim_id": claim.id})
         flags = await self.up.evidence.flags(claim.id)
         standing = await self.up.contractors.standing(claim.contractor_id or "")
