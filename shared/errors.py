@@ -146,6 +146,32 @@ _RPC_CODE: dict[grpc.StatusCode, int] = {
 }
 
 
+def from_domain_error(exc: Exception) -> ServiceError | None:
+    """A domain error as a precise status: its kind picks the code, its ``code`` is the stable
+    reason, every bad field becomes a field violation. None for anything else (a bug)."""
+    from shared import domain_errors as d
+
+    if not isinstance(exc, d.DomainError):
+        return None
+    problems = exc.problems if isinstance(exc, d.InvalidFields) else (exc,)
+    violations = tuple(FieldViolation(p.field, p.message) for p in problems if p.field)
+    metadata = (
+        {"reasons": ",".join(map(str, reasons))}
+        if (reasons := getattr(exc, "reasons", None))
+        else {}
+    )
+    for kind, code in (
+        (d.InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
+        (d.NotFound, grpc.StatusCode.NOT_FOUND),
+        (d.PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
+        (d.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+        (d.Conflict, grpc.StatusCode.ALREADY_EXISTS),
+    ):
+        if isinstance(exc, kind):
+            return ServiceError(code, exc.code, exc.message, violations, metadata)
+    return None
+
+
 @dataclass(frozen=True)
 class ErrorDetails:
     """What a client reads back from a failed call (used by clients and tests)."""

@@ -15,19 +15,16 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from elevins.claims.v1 import claims_pb2 as pb
 from elevins.claims.v1 import claims_pb2_grpc
 from services.claims.clients import UpstreamUnavailable
-from services.claims.domain.errors import (
-    Conflict,
-    DomainError,
-    InvalidFields,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    PreconditionFailed,
-)
 from services.claims.domain.quotes import RawLine, parse_quote_lines
 from services.claims.store import ClaimRow, ClaimsStore, ClockRow, PayoutRow, QuoteRow
 from services.claims.usecases import ClaimsUseCases
-from shared.errors import FieldViolation, ServiceError, Violations, invalid_argument
+from shared.errors import (
+    FieldViolation,
+    ServiceError,
+    Violations,
+    from_domain_error,
+    invalid_argument,
+)
 
 M = TypeVar("M", bound=Message)
 
@@ -51,20 +48,7 @@ MAX_QUOTE_LINES = 200
 def map_domain_error(exc: Exception) -> ServiceError | None:
     if isinstance(exc, UpstreamUnavailable):
         return ServiceError(grpc.StatusCode.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", str(exc))
-    if not isinstance(exc, DomainError):
-        return None
-    problems = exc.problems if isinstance(exc, InvalidFields) else (exc,)
-    violations = tuple(FieldViolation(p.field, p.message) for p in problems if p.field)
-    for kind, code in (
-        (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
-        (NotFound, grpc.StatusCode.NOT_FOUND),
-        (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
-        (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
-        (Conflict, grpc.StatusCode.ALREADY_EXISTS),
-    ):
-        if isinstance(exc, kind):
-            return ServiceError(code, exc.code, exc.message, violations)
-    return None
+    return from_domain_error(exc)
 
 
 def _moment(stamp: Timestamp, field: str, violations: Violations) -> datetime | None:

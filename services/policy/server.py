@@ -5,11 +5,12 @@ from __future__ import annotations
 from elevins.policy.v1 import policy_pb2, policy_pb2_grpc
 from services.policy.domain.products import load_default_products
 from services.policy.domain.voting import load_default_rule_sets
-from services.policy.servicer import PolicyServicer, map_domain_error
+from services.policy.servicer import PolicyServicer
 from services.policy.settings import PolicySettings
 from services.policy.usecases import PolicyUseCases
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
+from shared.errors import from_domain_error
 from shared.grpc_server import GrpcApp, ServiceBinding
 
 SCHEMA = "policy"
@@ -37,7 +38,7 @@ def build_app(
                 PolicyServicer(usecases),
             )
         ],
-        map_error=map_domain_error,
+        map_error=from_domain_error,
         grace_s=settings.grpc_shutdown_grace_s,
     )
     app.on_stop.append(engine.dispose)

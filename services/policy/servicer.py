@@ -8,20 +8,14 @@ from fractions import Fraction
 from functools import partial
 from typing import TypeVar
 
-import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from elevins.policy.v1 import policy_pb2 as pb
 from elevins.policy.v1 import policy_pb2_grpc
 from services.policy.domain.errors import (
-    Conflict,
-    DomainError,
     InvalidFields,
     InvalidInput,
-    NotFound,
-    PolicyNotIssuable,
-    PreconditionFailed,
 )
 from services.policy.domain.inspections import InspectionResult
 from services.policy.domain.products import Product, parse_peril
@@ -38,7 +32,11 @@ from services.policy.domain.voting import Ballot, four_places
 from services.policy.store import PolicyRecord, PolicyStore, VoteRecord, new_id
 from services.policy.usecases import LimitPosition, PolicyUseCases
 from shared.auth import Role, require_role
-from shared.errors import FieldViolation, ServiceError, Violations, invalid_argument
+from shared.errors import (
+    FieldViolation,
+    Violations,
+    invalid_argument,
+)
 from shared.logs import mask_name
 
 M = TypeVar("M", bound=Message)
@@ -73,26 +71,6 @@ _VOTE_STATUS = {
     "failed": pb.VOTE_STATUS_FAILED,
 }
 MAX_PAGE = 500
-
-
-def map_domain_error(exc: Exception) -> ServiceError | None:
-    """Domain errors carry their kind in their class; the code is the stable reason."""
-    if not isinstance(exc, DomainError):
-        return None
-    problems = exc.problems if isinstance(exc, InvalidFields) else (exc,)
-    violations = tuple(FieldViolation(p.field, p.message) for p in problems if p.field)
-    metadata = {}
-    if isinstance(exc, PolicyNotIssuable):
-        metadata["reasons"] = ",".join(str(r) for r in exc.reasons)
-    for kind, code in (
-        (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
-        (NotFound, grpc.StatusCode.NOT_FOUND),
-        (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
-        (Conflict, grpc.StatusCode.ALREADY_EXISTS),
-    ):
-        if isinstance(exc, kind):
-            return ServiceError(code, exc.code, exc.message, violations, metadata)
-    return None
 
 
 def _ts(moment: datetime | None) -> Timestamp | None:

@@ -16,65 +16,19 @@ the gRPC layer maps them without knowing each error:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
-
-class DomainError(Exception):
-    """Base of every claims-domain error."""
-
-    code: ClassVar[str] = "DOMAIN_ERROR"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class InvalidInput(DomainError, ValueError):
-    code = "INVALID_INPUT"
-
-
-class PreconditionFailed(DomainError):
-    code = "FAILED_PRECONDITION"
-
-
-class NotFound(DomainError):
-    code = "NOT_FOUND"
-
-
-class Conflict(DomainError):
-    code = "CONFLICT"
-
-
-class PermissionDenied(DomainError):
-    code = "PERMISSION_DENIED"
-
+from shared.domain_errors import (
+    Conflict,
+    DomainError,
+    InvalidFields,
+    InvalidInput,
+    InvalidValue,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+)
 
 # ------------------------------------------------------------------ invalid input
-
-
-class InvalidValue(InvalidInput):
-    """One value out of its domain: a naive datetime, a negative amount, an empty id."""
-
-    code = "INVALID_VALUE"
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason, field=field)
-        self.reason = reason
-
-
-class InvalidFields(InvalidInput):
-    """Several fields of one input are wrong: the caller hears of all of them at once.
-
-    ``problems`` keeps each one with its own ``field`` (``lines[2].quantity``), so the gRPC
-    layer can list them all as field violations.
-    """
-
-    code = "INVALID_FIELDS"
-
-    def __init__(self, problems: Sequence[InvalidInput]) -> None:
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-        self.problems = tuple(problems)
 
 
 class TargetRequired(InvalidInput):
@@ -183,3 +137,15 @@ def raise_problems(problems: Sequence[InvalidInput]) -> None:
     """
     if problems:
         raise InvalidFields(problems)
+
+
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "InvalidFields",
+    "InvalidInput",
+    "InvalidValue",
+    "NotFound",
+    "PermissionDenied",
+    "PreconditionFailed",
+]

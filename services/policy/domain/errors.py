@@ -15,35 +15,17 @@ is, so the gRPC layer maps them without knowing each error:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
-
-class DomainError(Exception):
-    """Base of every policy-domain error."""
-
-    code: ClassVar[str] = "DOMAIN_ERROR"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class InvalidInput(DomainError, ValueError):
-    code = "INVALID_INPUT"
-
-
-class PreconditionFailed(DomainError):
-    code = "FAILED_PRECONDITION"
-
-
-class NotFound(DomainError):
-    code = "NOT_FOUND"
-
-
-class Conflict(DomainError):
-    code = "CONFLICT"
-
+from shared.domain_errors import (
+    Conflict,
+    DomainError,
+    InvalidFields,
+    InvalidInput,
+    InvalidValue,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+)
 
 # ------------------------------------------------------------------ invalid input
 
@@ -56,26 +38,6 @@ class InvalidCode(InvalidInput):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(reason, field=field)
         self.reason = reason
-
-
-class InvalidValue(InvalidInput):
-    """A value out of its domain: a naive datetime, a bad floor area, a negative amount."""
-
-    code = "INVALID_VALUE"
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason, field=field)
-        self.reason = reason
-
-
-class InvalidFields(InvalidInput):
-    """Several fields of one input are wrong: the caller hears of all of them at once."""
-
-    code = "INVALID_FIELDS"
-
-    def __init__(self, problems: Sequence[InvalidInput]) -> None:
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-        self.problems = tuple(problems)
 
 
 class InvalidRuleSet(InvalidInput):
@@ -235,3 +197,15 @@ class ClaimConflict(Conflict):
 
     def __init__(self, claim_id: str, detail: str) -> None:
         super().__init__(f"claim {claim_id!r}: {detail}", field="claim_id")
+
+
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "InvalidFields",
+    "InvalidInput",
+    "InvalidValue",
+    "NotFound",
+    "PermissionDenied",
+    "PreconditionFailed",
+]

@@ -18,6 +18,7 @@ def test_error_codes_are_stable_and_unique():
         "PreconditionFailed": "FAILED_PRECONDITION",
         "NotFound": "NOT_FOUND",
         "Conflict": "CONFLICT",
+        "PermissionDenied": "PERMISSION_DENIED",
         "InvalidCode": "INVALID_CODE",
         "InvalidValue": "INVALID_VALUE",
         "InvalidFields": "INVALID_FIELDS",
