@@ -16,6 +16,9 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "elevins.cn"
+# Status details travel in a trailer that gRPC limits to 16 KiB: say the first problems and
+# how many more there are, rather than fail to say anything.
+MAX_VIOLATIONS = 50
 
 
 @dataclass(frozen=True)
@@ -47,18 +50,24 @@ class ServiceError(Exception):
         )
         details.append(info)
         if self.violations:
+            shown = list(self.violations[:MAX_VIOLATIONS])
+            if len(self.violations) > MAX_VIOLATIONS:
+                more = len(self.violations) - MAX_VIOLATIONS
+                shown.append(FieldViolation("request", f"… and {more} more problems"))
             bad_request = error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(
-                        field=v.field, description=v.description
+                        field=v.field, description=v.description[:500]
                     )
-                    for v in self.violations
+                    for v in shown
                 ]
             )
             packed = any_pb2.Any()
             packed.Pack(bad_request)
             details.append(packed)
-        return status_pb2.Status(code=_RPC_CODE[self.code], message=self.message, details=details)
+        return status_pb2.Status(
+            code=_RPC_CODE[self.code], message=self.message[:2000], details=details
+        )
 
 
 def invalid_argument(

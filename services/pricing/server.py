@@ -5,7 +5,7 @@ from __future__ import annotations
 from elevins.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from services.pricing.core.catalogue import load_catalogue
 from services.pricing.core.matching import Matcher
-from services.pricing.core.rules import load_labour_norms
+from services.pricing.core.labour_norms import load_labour_norms
 from services.pricing.servicer import PricingServicer
 from services.pricing.settings import PricingSettings
 from services.pricing.usecases import PricingUseCases

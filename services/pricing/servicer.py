@@ -57,7 +57,9 @@ def parse_quote(q: pb.Quote) -> tuple[list[QuoteLine], Elevator, Fault, date]:
     if why:
         v.add("quote.region", why)
     quoted_on = _day(q.quoted_on, "quote.quoted_on", v)
-    v.require(0 < len(q.lines) <= MAX_LINES, "quote.lines", f"1 to {MAX_LINES} lines")
+    if not 0 < len(q.lines) <= MAX_LINES:
+        v.add("quote.lines", f"1 to {MAX_LINES} lines, got {len(q.lines)}")
+        v.raise_if_any()  # say it alone: the lines themselves are not worth checking
     e = q.elevator
     v.require(e.rope_count > 0, "quote.elevator.rope_count", "must be positive")
     v.require(e.landings > 1, "quote.elevator.landings", "at least 2")

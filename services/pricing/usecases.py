@@ -14,14 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.pricing.core.catalogue import Catalogue
 from services.pricing.core.matching import Matcher
 from services.pricing.core.references import Observation, Reference, ReferenceBook
-from services.pricing.core.rules import (
-    Elevator,
-    Fault,
-    LabourNorms,
-    QuoteLine,
-    QuoteVerdict,
-    judge_quote,
-)
+from services.pricing.core.labour_norms import LabourNorms
+from services.pricing.core.rules import Elevator, Fault, QuoteLine, QuoteVerdict, judge_quote
 from services.pricing.regions import region_problem
 from services.pricing.store import PricingStore, StoredObservation
 from shared.auth import current_principal

@@ -89,7 +89,7 @@ async def test_a_file_with_bad_rows_reports_each_and_stores_only_the_good(
             source="gossip",
         ),
         pb.PriceObservation(
-            description="办公椅 人体工学",
+            description="全自动咖啡机",
             region=REGION,
             observed_on="2026-01-01",
             unit_price_fen=50_000,
@@ -128,7 +128,7 @@ async def test_a_padded_quote_is_trimmed_line_by_line_with_reasons(priced, mint)
                     line_no=2,
                     kind="part",
                     description="曳引钢丝绳φ10 （含安装）",
-                    qty="360",
+                    qty="500",
                     unit="米",
                     unit_price_fen=4_500,
                 ),
@@ -155,7 +155,7 @@ async def test_a_padded_quote_is_trimmed_line_by_line_with_reasons(priced, mint)
     v = {ln.line_no: ln for ln in reply.verdict.lines}
     assert v[1].part_category == "traction_machine" and "PRICE_ABOVE_REFERENCE" in v[1].reasons
     assert v[1].approved_unit_price_fen < 9_800_000 and v[1].explanation
-    assert "QTY_ABOVE_SPEC" in v[2].reasons and float(v[2].approved_qty) < 360
+    assert "QTY_ABOVE_SPEC" in v[2].reasons and float(v[2].approved_qty) == 396  # 6 × 60 m + 10%
     assert "DUPLICATE_LINE" in v[3].reasons or "QTY_ABOVE_SPEC" in v[3].reasons
     assert v[4].part_category == "unknown" and "UNMATCHED_ITEM" in v[4].reasons
     assert v[4].approved_amount_fen == v[4].submitted_amount_fen  # never silently priced
