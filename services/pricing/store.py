@@ -104,9 +104,11 @@ class PricingStore:
         )
         return [StoredObservation(*r) for r in rows]
 
-    async def observation_count(self) -> int:
-        return int(
-            (
-                await self.conn.execute(sa.select(sa.func.count()).select_from(observations))
-            ).scalar_one()
-        )
+    async def observations_mark(self) -> tuple[int, int]:
+        """(count, highest id): changes whenever observations are added, anywhere."""
+        row = (
+            await self.conn.execute(
+                sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(observations.c.id), 0))
+            )
+        ).one()
+        return int(row[0]), int(row[1])

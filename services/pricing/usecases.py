@@ -12,9 +12,9 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.pricing.core.catalogue import Catalogue
+from services.pricing.core.labour_norms import LabourNorms
 from services.pricing.core.matching import Matcher
 from services.pricing.core.references import Observation, Reference, ReferenceBook
-from services.pricing.core.labour_norms import LabourNorms
 from services.pricing.core.rules import Elevator, Fault, QuoteLine, QuoteVerdict, judge_quote
 from services.pricing.regions import region_problem
 from services.pricing.store import PricingStore, StoredObservation
@@ -68,12 +68,22 @@ class PricingUseCases(Transactions[PricingStore]):
         self.matcher = matcher
         self.labour_norms = labour_norms
         self.book = ReferenceBook.build([], version="empty")
+        self._mark = (-1, -1)
 
     async def dispose(self) -> None:
         await self._engine.dispose()
 
+    async def refresh_if_changed(self) -> bool:
+        """Rebuild the book when another process (a seed, another replica) imported prices."""
+        mark = await self.read(lambda store: store.observations_mark())
+        if mark == self._mark:
+            return False
+        await self.refresh()
+        return True
+
     async def refresh(self) -> None:
         """Rebuild the in-memory reference book from every stored observation."""
+        self._mark = await self.read(lambda store: store.observations_mark())
         stored = await self.read(lambda store: store.all_observations())
         digest = hashlib.sha256(
             repr([(o.category, o.region, o.observed_on, o.unit_price_fen) for o in stored]).encode()
