@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-
 from elevins.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from services.pricing.core.catalogue import load_catalogue
 from services.pricing.core.labour_norms import load_labour_norms
@@ -18,7 +14,6 @@ from shared.db import create_engine
 from shared.grpc_server import GrpcApp, ServiceBinding
 
 SCHEMA = "pricing"
-log = logging.getLogger("elevins.pricing")
 SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
 
 
@@ -30,6 +25,7 @@ def build_usecases(settings: PricingSettings, *, clock: Clock | None = None) -> 
         catalogue=catalogue,
         matcher=Matcher(catalogue),
         labour_norms=load_labour_norms(),
+        refresh_s=settings.refresh_s,
     )
 
 
@@ -50,28 +46,6 @@ def build_app(
         ],
         grace_s=settings.grpc_shutdown_grace_s,
     )
-    stopping = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
-
-    async def refresh_forever() -> None:
-        while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), settings.refresh_s)
-            try:
-                await usecases.refresh_if_changed()
-            except Exception:
-                log.exception("reference refresh failed; keeping the current book")
-
-    async def start() -> None:
-        await usecases.refresh()  # the reference book from every stored observation
-        tasks.append(asyncio.create_task(refresh_forever()))
-
-    async def stop() -> None:
-        stopping.set()
-        for task in tasks:
-            await task
-        await usecases.dispose()
-
-    app.on_start.append(start)
-    app.on_stop.append(stop)
+    app.on_start.append(usecases.refresh)  # the reference book from every stored observation
+    app.on_stop.append(usecases.dispose)
     return app, usecases

@@ -136,8 +136,9 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
     def __init__(self, usecases: PricingUseCases) -> None:
         self.uc = usecases
 
-    def _judge(self, quote: pb.Quote) -> pb.QuoteVerdict:
+    async def _judge(self, quote: pb.Quote) -> pb.QuoteVerdict:
         lines, elevator, fault, quoted_on = parse_quote(quote)
+        await self.uc.ensure_fresh()
         verdict = self.uc.benchmark(
             lines=lines, elevator=elevator, fault=fault, region=quote.region, quoted_on=quoted_on
         )
@@ -147,14 +148,14 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         self, request: pb.BenchmarkQuoteRequest, context: Any
     ) -> pb.BenchmarkQuoteResponse:
         require_role(*READERS)
-        return pb.BenchmarkQuoteResponse(verdict=self._judge(request.quote))
+        return pb.BenchmarkQuoteResponse(verdict=await self._judge(request.quote))
 
     async def BenchmarkQuotes(
         self, request_iterator: AsyncIterator[pb.BenchmarkQuotesRequest], context: Any
     ) -> AsyncIterator[pb.BenchmarkQuotesResponse]:
         require_role(*READERS)
         async for request in request_iterator:
-            yield pb.BenchmarkQuotesResponse(verdict=self._judge(request.quote))
+            yield pb.BenchmarkQuotesResponse(verdict=await self._judge(request.quote))
 
     async def ImportPriceObservations(
         self, request_iterator: AsyncIterator[pb.ImportPriceObservationsRequest], context: Any
@@ -208,6 +209,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         on = _day(request.on, "on", v)
         v.raise_if_any()
         assert on is not None
+        await self.uc.ensure_fresh()
         ref = self.uc.reference(
             category=request.category, region=request.region, on=on, brand=request.brand or None
         )

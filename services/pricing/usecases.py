@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -61,6 +62,7 @@ class PricingUseCases(Transactions[PricingStore]):
         catalogue: Catalogue,
         matcher: Matcher,
         labour_norms: LabourNorms,
+        refresh_s: float = 2.0,
     ) -> None:
         super().__init__(engine, PricingStore)
         self.clock = clock
@@ -69,12 +71,21 @@ class PricingUseCases(Transactions[PricingStore]):
         self.labour_norms = labour_norms
         self.book = ReferenceBook.build([], version="empty")
         self._mark = (-1, -1)
+        self._refresh_s = refresh_s
+        self._checked_at = float("-inf")
 
     async def dispose(self) -> None:
         await self._engine.dispose()
 
+    async def ensure_fresh(self) -> None:
+        """Rebuild the book if another process (a seed, another replica) imported prices;
+        looked at no more than once per ``refresh_s`` (one cheap query), on the request path."""
+        now = time.monotonic()
+        if now - self._checked_at >= self._refresh_s:
+            self._checked_at = now
+            await self.refresh_if_changed()
+
     async def refresh_if_changed(self) -> bool:
-        """Rebuild the book when another process (a seed, another replica) imported prices."""
         mark = await self.read(lambda store: store.observations_mark())
         if mark == self._mark:
             return False
