@@ -6,11 +6,13 @@ and words that sell the part without naming it (``原厂``, ``全新``, ``含安
 reduces all of that to one form, so the matcher compares names and nothing else, and
 ``extract_specs`` reads what the words around the name say (diameter, power, brand, model).
 
-The normal form: NFKC (full-width → half-width), lower case, brackets and punctuation turned
-into spaces, list separators (``、 , ; + &`` and ``/`` between Chinese words) into ``+``, units
-spelt one way (``kw``, ``mm``, ``cm``, ``kg``, ``φ``; ``米`` kept, it is the rope unit), a number
-joined to its unit (``7.5kw``, ``φ10``), noise words removed, single spaces. It is idempotent
-(normalising twice changes nothing) and total (any ``str`` is accepted).
+The normal form: NFKC (full-width → half-width), lower case, every kind of bracket written
+"(" ")" (empty ones dropped: a remark in brackets is often only noise, "（含安装）"), other
+punctuation turned into spaces, list separators (``、 , ; + &`` and ``/`` between Chinese
+words) into ``+``, units spelt one way (``kw``, ``mm``, ``cm``, ``kg``, ``φ``; ``米`` kept, it
+is the rope unit), a number joined to its unit (``7.5kw``, ``φ10``), noise words removed,
+single spaces. It is idempotent (normalising twice changes nothing) and total (any ``str``
+is accepted).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ NOISE_WORDS: tuple[str, ...] = (
     "进口",
     "国产",
     "合资",
+    "含安装调试",
     "含安装费",
     "含安装",
     "包安装",
@@ -43,6 +46,10 @@ NOISE_WORDS: tuple[str, ...] = (
     "包工包料",
     "包邮",
     "配件",
+    "总成",
+    "总承",
+    "组件",
+    "部件",
     "专用",
     "更换",
     "换新",
@@ -132,6 +139,8 @@ BRANDS: tuple[Brand, ...] = (
     Brand("brugg", "布鲁克", ("布鲁克", "brugg")),
 )
 
+_OPENING = "([{<《〈「『【〔〖"
+_CLOSING = ")]}>》〉」』】〕〗"
 _LIST_SEPARATORS = ",;、+&"
 _KEEP_INSIDE = {"-", ".", "/"}  # kept between ASCII letters or digits ("mcb-3000", "7.5")
 _MAX_PASSES = 8
@@ -141,14 +150,18 @@ def _ascii_alnum(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
-def _boundary_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
-    """Longest first; an ASCII word only as a whole word (not "new" inside "renewal")."""
+def _boundary_pattern(words: tuple[str, ...], *, glued: int | None = None) -> re.Pattern[str]:
+    """Longest first; an ASCII word only as a whole word (not "new" inside "renewal").
+
+    With ``glued``, a word of that many letters or more may run into the next one
+    ("HITACHIgovernor"): a long brand name is not the start of another word.
+    """
     parts = []
     for word in sorted(set(words), key=lambda w: (-len(w), w)):
         escaped = re.escape(word)
         if _ascii_alnum(word[0]):
             escaped = r"(?<![a-z0-9])" + escaped
-        if _ascii_alnum(word[-1]):
+        if _ascii_alnum(word[-1]) and (glued is None or len(word) < glued):
             escaped += r"(?![a-z0-9])"
         parts.append(escaped)
     return re.compile("|".join(parts))
@@ -161,6 +174,9 @@ _NUMBER_UNIT_GAP = re.compile(r"(\d)\s+(kw|mm|cm|kg|米)(?![a-z0-9])")
 _PHI_GAP = re.compile(r"φ\s+(?=\d)")
 _TIMES = re.compile(r"(?<=\d)\s*[×*]\s*(?=\d)")
 _SPACES = re.compile(r"\s+")
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)")
+_AFTER_OPENING = re.compile(r"\(\s+")
+_BEFORE_CLOSING = re.compile(r"\s+\)")
 _SEPARATOR_RUN = re.compile(r"(?:\s*\+\s*)+")
 
 
@@ -177,6 +193,8 @@ def normalise(text: str) -> str:
 def _pass(text: str) -> str:
     text = _NOISE.sub(" ", _clean(text))
     text = _SPACES.sub(" ", text)
+    text = _EMPTY_BRACKETS.sub(" ", text)
+    text = _BEFORE_CLOSING.sub(")", _AFTER_OPENING.sub("(", text))
     text = _NUMBER_UNIT_GAP.sub(r"\1\2", text)
     text = _PHI_GAP.sub("φ", text)
     return _SEPARATOR_RUN.sub(" + ", text).strip(" +")
@@ -191,8 +209,8 @@ def _clean(text: str) -> str:
 
 
 def _punctuation(text: str) -> str:
-    """Brackets and punctuation to spaces; list separators to "+"; "-", "." and "/" kept only
-    between ASCII letters or digits (model codes, decimals), "/" between words a separator."""
+    """Every bracket to "(" or ")", other punctuation to spaces, list separators to "+";
+    "-", "." and "/" kept only between ASCII letters or digits (model codes, decimals)."""
     out: list[str] = []
     last = len(text) - 1
     for i, ch in enumerate(text):
@@ -205,6 +223,10 @@ def _punctuation(text: str) -> str:
             out.append(ch)
         elif ch in _LIST_SEPARATORS or ch == "/":
             out.append("+")
+        elif ch in _OPENING:
+            out.append(" (")
+        elif ch in _CLOSING:
+            out.append(") ")
         else:
             out.append(" ")
     return "".join(out)
@@ -245,7 +267,7 @@ _MAX_DIAMETER_MM = 1000.0
 _BRAND_BY_ALIAS: dict[str, str] = {
     alias: brand.code for brand in BRANDS for alias in (brand.name_zh.lower(), *brand.aliases)
 }
-_BRAND = _boundary_pattern(tuple(_BRAND_BY_ALIAS))
+_BRAND = _boundary_pattern(tuple(_BRAND_BY_ALIAS), glued=5)
 
 
 def brand_of(text: str) -> str | None:
