@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from services.policy.domain.errors import InvalidValue
 
 _CENTI = Decimal("0.01")
+_MAX_AREA = Decimal(100_000)  # no flat is larger than a hectare
 
 
 def validate_area(area: Decimal, *, field: str = "floor_area_m2") -> Decimal:
@@ -22,6 +23,8 @@ def validate_area(area: Decimal, *, field: str = "floor_area_m2") -> Decimal:
         raise InvalidValue(field, f"floor area must be a Decimal, got {type(area).__name__}")
     if not area.is_finite() or area <= 0:
         raise InvalidValue(field, f"floor area must be greater than 0 m², got {area}")
+    if area > _MAX_AREA:  # also keeps a huge exponent away from quantize()
+        raise InvalidValue(field, f"floor area must be at most {_MAX_AREA} m², got {area}")
     if area != area.quantize(_CENTI):
         raise InvalidValue(field, f"floor area must have at most 2 decimal places, got {area}")
     return area

@@ -78,6 +78,11 @@ class Elevator:
     current_policy_id: str | None = None
 
 
+# Registry figures (rope metres, motor kW) are far below this; anything above is a typo, and
+# a huge exponent ("1E100") must not reach arithmetic that would overflow the context.
+MAX_FIGURE = Decimal(1_000_000)
+
+
 def positive_decimal(text: str, *, field: str, places: int = 2) -> Decimal:
     try:
         value = Decimal(text.strip())
@@ -85,6 +90,8 @@ def positive_decimal(text: str, *, field: str, places: int = 2) -> Decimal:
         raise InvalidValue(field, f"must be a decimal number, got {text!r}") from None
     if not value.is_finite() or value <= 0:
         raise InvalidValue(field, f"must be greater than 0, got {text!r}")
+    if value > MAX_FIGURE:
+        raise InvalidValue(field, f"implausibly large: {text!r}")
     if value != value.quantize(Decimal(1).scaleb(-places)):
         raise InvalidValue(field, f"at most {places} decimal places, got {text!r}")
     return value
