@@ -19,7 +19,8 @@ by least squares, after dropping residuals more than ``max(4σ, ln 2)`` away (so
 does not tilt it). This is a fixed-effects trend: it measures how the same kind of part got
 dearer, not whether the mix of brands changed. A category with too little data (fewer than
 20 points in cells of 3+, or under 180 days of span) uses the index pooled over every
-category; the index is clamped to −20 %…+30 % a year.
+category. A slope is shrunk towards 0 by ``1 − (SE/slope)²`` (noise in 20 prices can look
+like a trend; a real one of many standard errors is kept) and clamped to −20 %…+30 % a year.
 
 **Brand, spec and city effects.** Within a category, a Mitsubishi inverter costs more than
 a generic one, an 11 kW one more than a 7.5 kW one, and Tianjin more than Xiangtan. Few
@@ -584,10 +585,14 @@ def _fit_effects(window: Sequence[_Point], month: int, index: _Index) -> _Model:
                 )
         level = median([y[i] - sum(effect(f, i) for f in _FACTORS) for i in range(len(y))])
     residuals = [y[i] - level - sum(effect(f, i) for f in _FACTORS) for i in range(len(y))]
-    parameters = 1 + sum(len(known[f]) for f in _FACTORS)
+    centre = median(residuals)
+    limit = max(_OUTLIER_SIGMAS * robust_sigma(residuals, centre), _OUTLIER_FLOOR)
+    residuals = [r for r in residuals if abs(r - centre) <= limit]  # typos say nothing of σ
+    # One level, and one effect per group beyond the first of each factor.
+    parameters = 1 + sum(max(len(known[f]) - 1, 0) for f in _FACTORS)
     sigma = robust_sigma(residuals, median(residuals))
-    if len(y) > parameters:
-        sigma *= math.sqrt(len(y) / (len(y) - parameters))
+    if len(residuals) > parameters:
+        sigma *= math.sqrt(len(residuals) / (len(residuals) - parameters))
     return _Model(slope, max(sigma, index.within_sigma), effects)
 
 
@@ -655,6 +660,12 @@ def _fit_index(groups: Sequence[Sequence[_Point]]) -> _Index | None:
     if len(kept) < _INDEX_MIN_POINTS or span < _INDEX_MIN_SPAN_DAYS or spread == 0:
         return None
     slope = sum(t * r for t, r in kept) / spread
-    slope = min(max(slope, _INDEX_CLAMP[0]), _INDEX_CLAMP[1])
     detrended = [r - slope * t for t, r in kept]
-    return _Index(slope, robust_sigma(detrended, median(detrended)))
+    sigma = robust_sigma(detrended, median(detrended))
+    # Shrink a slope that noise could have made (positive-part James–Stein): a drift of one
+    # standard error is mostly noise, one of five is kept nearly whole.
+    error = sigma / math.sqrt(spread)
+    if slope:
+        slope *= max(0.0, 1 - (error / slope) ** 2)
+    slope = min(max(slope, _INDEX_CLAMP[0]), _INDEX_CLAMP[1])
+    return _Index(slope, sigma)

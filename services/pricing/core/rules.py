@@ -199,10 +199,10 @@ def spec_key(specs: Specs) -> str | None:
     return " ".join(parts) or None
 
 
-def labour_task_text(normalised: str) -> str:
+def labour_task_text(description: str) -> str:
     """A labour description without its labour words ("更换变频器人工费" → "变频器"), to
     find which part's task it is; "" when nothing but labour words is left."""
-    text = normalised
+    text = normalise(description)
     for word in _LABOUR_WORDS:
         text = text.replace(word, " ")
     text = " ".join(text.split())
