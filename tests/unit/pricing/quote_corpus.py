@@ -51,7 +51,7 @@ task, "更换曳引机人工"; 40 % generic, "人工费"; 20 % of them in 工日
 
 Each line's label says its kind (``fair`` or a padding kind), its true category, the reason
 codes any of which counts as catching it, and its fair amount (what it would honestly cost:
-0 for a duplicate or a second inverter line).
+0 for a duplicate, a second inverter line or a part the fault does not need).
 """
 
 from __future__ import annotations
@@ -463,7 +463,7 @@ class _Generator:
                 parts.append((code, second, "second_unit", price, 0))
         elif padding == "unrelated":
             line, price = self.part_line(extra, elevator, region, day)
-            parts.append((extra, line, "unrelated", price, line["qty"]))
+            parts.append((extra, line, "unrelated", price, 0))  # not needed for this fault
         elif padding == "duplicate":
             code, line, _, price, _ = rng.choice(parts)
             copy = dict(line)
