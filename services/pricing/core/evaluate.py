@@ -84,6 +84,9 @@ OUTPUT_KEYS = (
 )
 
 
+_LARGEST = Decimal(10) ** 12  # fen (¥10 billion) or units: anything bigger is a typo
+
+
 class _Problem(ValueError):
     """One field of one input line cannot be used."""
 
@@ -157,8 +160,8 @@ def _decimal(value: Any, name: str) -> Decimal:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         raise _Problem(f"{name} must be a number, got {value!r}") from None
-    if not number.is_finite():
-        raise _Problem(f"{name} must be a finite number, got {value!r}")
+    if not number.is_finite() or abs(number) > _LARGEST:
+        raise _Problem(f"{name} must be a finite number below 10^12, got {value!r}")
     return number
 
 

@@ -23,8 +23,8 @@ The rules, in the order they are applied to each line (parts first, then labour,
     metres beyond ``rope_count × rope_length_m × 1.10`` (or more ropes than ``rope_count``
     when counted in 根), landing doors beyond ``landings``, more units of a part than the
     catalogue's ``per_elevator_max``. The quantity is capped (never below what is left of
-    the allowance, never below 0). A figure of the elevator that is unknown is not guessed:
-    the rule is skipped.
+    the allowance, never below 0). A figure of the elevator that is unknown (or not
+    positive) is not guessed: the rule is skipped.
 ``PRICE_ABOVE_REFERENCE``
     The unit price (converted to the reference unit) is above the reference band's top:
     the approved unit price is the band's top (so never below the median).
@@ -379,19 +379,16 @@ def _quantity(
     what = ""
     elevator = ctx.elevator
     if category.code == _ROPE and dimension == "length":
-        if elevator.rope_count is not None and elevator.rope_length_m is not None:
-            allowance = elevator.rope_count * elevator.rope_length_m * (1 + ROPE_MARGIN)
-            allowance *= canonical_unit(w.line.unit)[1]  # in the line's own length unit
-            what = (
-                f"钢丝绳 {elevator.rope_count} 根 × {_qty(elevator.rope_length_m)} 米"
-                f" × {1 + ROPE_MARGIN}"
-            )
+        ropes, length = elevator.rope_count, elevator.rope_length_m
+        if ropes is not None and length is not None and _known(ropes) and _known(length):
+            allowance = ropes * length * (1 + ROPE_MARGIN)
+            what = f"钢丝绳 {ropes} 根 × {_qty(length)} 米 × {1 + ROPE_MARGIN}"
     elif category.code == _ROPE and dimension == "count" and canonical_unit(w.line.unit)[0] == "根":
-        if elevator.rope_count is not None:
+        if elevator.rope_count is not None and _known(elevator.rope_count):
             allowance = Decimal(elevator.rope_count)
             what = f"钢丝绳 {elevator.rope_count} 根"
     elif category.code == _LANDING_DOOR and dimension == "count":
-        if elevator.landings is not None:
+        if elevator.landings is not None and _known(elevator.landings):
             allowance = Decimal(elevator.landings)
             what = f"{elevator.landings} 层站"
     elif category.per_elevator_max is not None and dimension == "count":
@@ -402,8 +399,7 @@ def _quantity(
     key = (category.code, dimension)
     left = max(allowance - used[key], Decimal(0))
     if w.line.qty > left:
-        capped = left.quantize(QTY_DECIMALS, rounding=ROUND_DOWN).normalize()
-        w.approved_qty = capped if capped != 0 else Decimal(0)
+        w.approved_qty = _plain(left.quantize(QTY_DECIMALS, rounding=ROUND_DOWN))
         w.reasons.append(Reason.QTY_ABOVE_SPEC)
         earlier = f"，本报价前面已计 {_qty(used[key])}" if used[key] else ""
         w.notes.append(
@@ -411,6 +407,12 @@ def _quantity(
             f"核定 {_qty(w.approved_qty)} {w.line.unit}"
         )
     used[key] += w.approved_qty
+
+
+def _known(figure: int | Decimal | None) -> bool:
+    """An elevator figure the rules may rely on: given and positive (0 ropes is a data error,
+    not an elevator, and must not trim every rope line to nothing)."""
+    return figure is not None and figure > 0
 
 
 def _line_brand(w: _Line, ctx: _Context) -> str | None:
@@ -526,8 +528,7 @@ def _hours(
     hours = w.line.qty * per_unit
     left = max(pools[w.task], Decimal(0))
     if hours > left:
-        capped = (left / per_unit).quantize(QTY_DECIMALS, rounding=ROUND_DOWN).normalize()
-        w.approved_qty = capped if capped != 0 else Decimal(0)
+        w.approved_qty = _plain((left / per_unit).quantize(QTY_DECIMALS, rounding=ROUND_DOWN))
         w.reasons.append(Reason.LABOUR_ABOVE_NORM)
         already = "，本报价前面的人工行已用去部分定额" if left < start[w.task] else ""
         w.notes.append(
@@ -598,8 +599,15 @@ def _name(code: str, ctx: _Context) -> str:
     return category.name_zh if category is not None else code
 
 
+def _plain(value: Decimal) -> Decimal:
+    """Without trailing zeros and never in exponent form: 176.000 → 176, 0.500 → 0.5."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
 def _qty(value: Decimal) -> str:
-    return format(value.normalize(), "f")
+    return format(_plain(value), "f")
 
 
 def _fen(value: Decimal | int) -> int:

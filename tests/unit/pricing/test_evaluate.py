@@ -155,14 +155,15 @@ def test_odd_history_lines_are_reported_and_skipped(tmp_path, capsys):
         json.dumps({**good[0], "unit_price_fen": "abc"}),
         json.dumps({**good[0], "description": ""}),
         json.dumps({**good[0], "unit": None}),
+        json.dumps({**good[0], "unit_price_fen": 1e300}),
         json.dumps({**good[0], "description": "办公椅"}),  # matches no part: counted, not an error
         "",
     ]
     code, lines, err = run(tmp_path, bad + good, [quote()], capsys)
     assert code == 0 and len(lines) == 3
-    for number in range(1, 9):
+    for number in range(1, 10):
         assert f"H.jsonl:{number}: " in err
-    assert "H.jsonl:9" not in err and "1 matched no part" in err
+    assert "H.jsonl:10" not in err and "1 matched no part" in err
     assert lines[0]["reasons"] == ["PRICE_ABOVE_REFERENCE"]
 
 
@@ -176,6 +177,7 @@ def test_odd_quotes_never_stop_the_run(tmp_path, capsys):
     strange_numbers = quote("Q6")
     strange_numbers["elevator"]["rope_count"] = "four"
     strange_numbers["lines"][0]["line_no"] = "one"
+    strange_numbers["lines"][1]["qty"] = 1e300  # a typo, not a quantity
     quotes = [
         "{oops",
         quote("Q2", lines="none"),
@@ -208,6 +210,7 @@ def test_odd_quotes_never_stop_the_run(tmp_path, capsys):
     assert "QTY_ABOVE_SPEC" not in by_quote["Q5"][1]["reasons"]
     assert "PART_UNRELATED_TO_FAULT" in by_quote["Q5"][0]["reasons"]
     assert by_quote["Q6"][0]["line_no"] == 1  # its position
+    assert by_quote["Q6"][1]["reasons"] == ["UNMATCHED_ITEM"]
     assert "elevator.rope_count" in err and "line_no" in err
 
 

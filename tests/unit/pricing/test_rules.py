@@ -365,6 +365,26 @@ def test_unknown_elevator_figures_are_not_guessed():
     assert "QTY_ABOVE_SPEC" not in doors.reasons and doors.approved_qty == 40
 
 
+def test_elevator_figures_that_are_not_positive_are_not_relied_on():
+    broken = Elevator(
+        brand="三菱", rope_count=0, rope_length_m=Decimal(40), landings=0, motor_kw=None
+    )
+    rope, doors = judge(
+        line(1, "钢丝绳", 170, "米", 4_000),
+        line(2, "层门", 2, "樘", 280_000),
+        elevator=broken,
+        fault="rope_wear",
+    ).lines
+    assert rope.approved_qty == 170 and doors.approved_qty == 2
+
+
+def test_capped_quantities_are_plain_decimals():
+    (doors,) = judge(line(1, "层门", 100, "樘", 280_000), fault="door_fault").lines
+    assert str(doors.approved_qty) == "10"
+    (rope,) = judge(line(1, "钢丝绳", 500, "米", 4_000), fault="rope_wear").lines
+    assert str(rope.approved_qty) == "176"
+
+
 def test_an_original_part_is_priced_as_the_elevators_brand():
     (original,) = judge(line(1, "原厂变频器", 1, "台", 1_900_000)).lines
     assert original.reference is not None
