@@ -13,10 +13,11 @@ The rules, in the order they are applied to each line (parts first, then labour,
     never priced (no reference); a person decides. The category reported for an ambiguous
     line is the matcher's best guess, named with the runner-up in the explanation.
 ``DUPLICATE_LINE``
-    A part line repeats an earlier one: same category and the same spec (diameter, power,
-    brand, model), and either a part an elevator has one set of (``per_elevator_max`` set,
-    or priced by the metre like rope), or the same normalised text, or the same quantity at
-    the same unit price (a copied line reworded). The later line is approved at quantity 0.
+    A part line repeats an earlier one: same category, no spec written on both that differs
+    (diameter, power, brand, model: a copy may drop the brand), and either a part an
+    elevator has one set of (``per_elevator_max`` set, or priced by the metre like rope), or
+    the same normalised text, or the same quantity at the same unit price (a copied line
+    reworded). The later line is approved at quantity 0.
     Two labour lines for the same task are duplicates on the same test.
 ``QTY_ABOVE_SPEC``
     More than the elevator can take, counted over all the quote's lines of that part: rope
@@ -351,13 +352,23 @@ def _unmatched(w: _Line, catalogue: Catalogue) -> None:
         w.notes.append("未能识别为目录中的部件，不自动定价，转人工复核")
 
 
-def _signature(w: _Line) -> tuple[object, ...]:
-    specs = w.match.specs
-    return (w.category, specs.diameter_mm, specs.power_kw, specs.brand, specs.model)
+def _compatible(earlier: _Line, later: _Line) -> bool:
+    """Same category, and no spec written on both lines that differs (φ8 against φ10 are
+    two parts; "变频器" against "安川变频器 7.5kW" may be the same one reworded)."""
+    if earlier.category != later.category:
+        return False
+    a, b = earlier.match.specs, later.match.specs
+    pairs = (
+        (a.diameter_mm, b.diameter_mm),
+        (a.power_kw, b.power_kw),
+        (a.brand, b.brand),
+        (a.model, b.model),
+    )
+    return all(x is None or y is None or x == y for x, y in pairs)
 
 
 def _duplicates(earlier: _Line, later: _Line, category: Category | None) -> bool:
-    if _signature(earlier) != _signature(later):
+    if not _compatible(earlier, later):
         return False
     if category is not None and (
         category.per_elevator_max is not None or unit_dimension(category.units[0]) == "length"

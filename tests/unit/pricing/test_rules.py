@@ -240,6 +240,17 @@ def test_the_same_line_twice_approves_the_later_one_at_zero():
         fault="door_fault",
     ).lines[1]
     assert reworded.reasons == ("DUPLICATE_LINE",)
+    # A copy that drops the brand is still a copy; different specs are different parts.
+    unbranded = judge(
+        line(1, "施耐德接触器", 2, "个", 38_000),
+        line(2, "交流接触器", 2, "个", 38_000),
+    ).lines[1]
+    assert unbranded.reasons[0] == "DUPLICATE_LINE"
+    other_brand = judge(
+        line(1, "施耐德接触器", 2, "个", 38_000),
+        line(2, "正泰接触器", 2, "个", 38_000),
+    ).lines[1]
+    assert "DUPLICATE_LINE" not in other_brand.reasons
     # Two different lines of a part counted in pieces are not.
     other = judge(
         line(1, "门锁", 2, "个", 45_000),
