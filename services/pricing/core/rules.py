@@ -17,7 +17,8 @@ The rules, in the order they are applied to each line (parts first, then labour,
     (diameter, power, brand, model: a copy may drop the brand), and either a part an
     elevator has one set of (``per_elevator_max`` set, or priced by the metre like rope), or
     the same normalised text, or the same quantity at the same unit price (a copied line
-    reworded). The later line is approved at quantity 0.
+    reworded). The later line is approved at quantity 0. An unmatched line listed twice
+    (same text, quantity, unit and price) is a duplicate too, though still unmatched.
     Two labour lines for the same task are duplicates on the same test.
 ``QTY_ABOVE_SPEC``
     More than the elevator can take, counted over all the quote's lines of that part: rope
@@ -317,10 +318,18 @@ def _find_tasks(work: Sequence[_Line], matcher: DescriptionMatcher, catalogue: C
 def _judge_parts(parts: Sequence[_Line], ctx: _Context) -> None:
     used: dict[tuple[str, str], Decimal] = defaultdict(Decimal)  # (category, dimension) → qty
     earlier: list[_Line] = []
+    unmatched: list[_Line] = []
     for w in parts:
         category = ctx.catalogue.get(w.category) if w.category != UNKNOWN else None
         if category is None or w.match.ambiguous:
             _unmatched(w, ctx.catalogue)
+            copy_of = next((e for e in unmatched if _same_line(e, w)), None)
+            if copy_of is not None:
+                # What the part is needs a person; that it is listed twice does not.
+                w.approved_qty = Decimal(0)
+                w.reasons.append(Reason.DUPLICATE_LINE)
+                w.notes.append(f"与第 {copy_of.line.line_no} 行完全相同，本行核定数量为 0")
+            unmatched.append(w)
             continue
         duplicate_of = next((e for e in earlier if _duplicates(e, w, category)), None)
         if duplicate_of is not None:
@@ -365,6 +374,17 @@ def _compatible(earlier: _Line, later: _Line) -> bool:
         (a.model, b.model),
     )
     return all(x is None or y is None or x == y for x, y in pairs)
+
+
+def _same_line(earlier: _Line, later: _Line) -> bool:
+    """The same text (normalised), quantity, unit and price: a copy, whatever the part."""
+    return (
+        bool(earlier.match.normalised)
+        and earlier.match.normalised == later.match.normalised
+        and earlier.line.qty == later.line.qty
+        and earlier.line.unit == later.line.unit
+        and earlier.line.unit_price_fen == later.line.unit_price_fen
+    )
 
 
 def _duplicates(earlier: _Line, later: _Line, category: Category | None) -> bool:

@@ -353,6 +353,15 @@ def test_an_unmatched_line_is_never_priced():
     assert only.approved_qty == 1 and only.approved_unit_price_fen == 99_900
 
 
+def test_an_unmatched_line_listed_twice_is_a_duplicate_still_unmatched():
+    first, copy = judge(
+        line(1, "办公椅", 1, "把", 99_900), line(2, "办公椅", 1, "把", 99_900)
+    ).lines
+    assert first.reasons == ("UNMATCHED_ITEM",) and first.approved_qty == 1
+    assert copy.reasons == ("UNMATCHED_ITEM", "DUPLICATE_LINE") and copy.approved_qty == 0
+    assert copy.part_category == "unknown" and copy.reference_unit_price_fen is None
+
+
 def test_an_ambiguous_line_is_never_priced():
     assert MATCHER.match("门机+光幕").ambiguous
     (only,) = judge(line(1, "门机+光幕", 1, "套", 2_000_000), fault="door_fault").lines
