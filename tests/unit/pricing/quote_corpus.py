@@ -85,7 +85,7 @@ EXPECTED = {
 }
 
 # region code → (name, price level, weight in history, weight in quotes)
-REGIONS = {
+REGIONS: dict[str, tuple[str, float, float, float]] = {
     "430200": ("株洲", 1.00, 0.45, 0.60),
     "430100": ("长沙", 1.08, 0.20, 0.15),
     "430300": ("湘潭", 0.97, 0.10, 0.10),
@@ -218,11 +218,11 @@ class _Generator:
         part = PARTS[code]
         years = (day - HISTORY_START).days / 365.25
         level = REGIONS[region][1]
-        return part.base_yuan * 100 * spec * brand * level * (1 + part.drift) ** years
+        return float(part.base_yuan * 100 * spec * brand * level * (1 + part.drift) ** years)
 
     def pick_region(self, quotes: bool) -> str:
         codes = list(REGIONS)
-        weights = [REGIONS[c][3 if quotes else 2] for c in codes]
+        weights = [REGIONS[c][3] if quotes else REGIONS[c][2] for c in codes]
         return self.rng.choices(codes, weights)[0]
 
     def day_between(self, start: date, end: date) -> date:

@@ -4,6 +4,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,8 +24,8 @@ KEYS = [
 ]
 
 
-def history_rows() -> list[dict]:
-    rows = []
+def history_rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     for i in range(12):
         day = (date(2025, 1, 5) + timedelta(days=25 * i)).isoformat()
         spread = (2, -3, 0, 4, -4, -1, 3, 0, -2, 1, 1, -1)[i]
@@ -53,8 +54,8 @@ def history_rows() -> list[dict]:
     return rows
 
 
-def quote(quote_id: str = "Q1", **changes: object) -> dict:
-    row: dict = {
+def quote(quote_id: str | int = "Q1", **changes: object) -> dict[str, Any]:
+    row: dict[str, Any] = {
         "quote_id": quote_id,
         "region": "430200",
         "quoted_on": "2026-01-15",
@@ -98,7 +99,9 @@ def quote(quote_id: str = "Q1", **changes: object) -> dict:
     return row
 
 
-def run(tmp_path: Path, history: list, quotes: list, capsys) -> tuple[int, list[dict], str]:
+def run(
+    tmp_path: Path, history: list[Any], quotes: list[Any], capsys: Any
+) -> tuple[int, list[dict[str, Any]], str]:
     h, q, out = tmp_path / "H.jsonl", tmp_path / "Q.jsonl", tmp_path / "OUT.jsonl"
     for path, rows in ((h, history), (q, quotes)):
         with path.open("w", encoding="utf-8") as handle:
@@ -192,7 +195,7 @@ def test_odd_quotes_never_stop_the_run(tmp_path, capsys):
     assert code == 0
     for number in (1, 2, 3, 4):
         assert f"Q.jsonl:{number}" in err
-    by_quote: dict[str, list[dict]] = {}
+    by_quote: dict[str, list[dict[str, Any]]] = {}
     for row in lines:
         by_quote.setdefault(row["quote_id"], []).append(row)
     assert list(by_quote) == ["Q3", "Q4", "Q5", "Q6", "7"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ from .quote_corpus import FAULT_PARTS, PADDING_KINDS, Corpus, Label, generate, w
 @dataclass(frozen=True)
 class Outcome:
     label: Label
-    row: dict
+    row: dict[str, Any]
 
     @property
     def approved_fen(self) -> int:
@@ -59,7 +60,7 @@ def corpus() -> Corpus:
 
 
 @pytest.fixture(scope="module")
-def cli_rows(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+def cli_rows(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("padding")
     history, quotes, out = folder / "H.jsonl", folder / "Q.jsonl", folder / "OUT.jsonl"
     write_jsonl(history, corpus.history)
@@ -69,7 +70,7 @@ def cli_rows(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> list[d
     return [json.loads(line) for line in Path(out).read_text(encoding="utf-8").splitlines()]
 
 
-def judge_directly(corpus: Corpus) -> list[dict]:
+def judge_directly(corpus: Corpus) -> list[dict[str, Any]]:
     """The same corpus through the core's public API, without the command's reader."""
     catalogue = load_catalogue()
     matcher = Matcher(catalogue)
@@ -137,7 +138,7 @@ def judge_directly(corpus: Corpus) -> list[dict]:
     return rows
 
 
-def outcomes(corpus: Corpus, rows: list[dict]) -> list[Outcome]:
+def outcomes(corpus: Corpus, rows: list[dict[str, Any]]) -> list[Outcome]:
     assert len(rows) == corpus.line_count == len(corpus.labels)
     return [Outcome(corpus.labels[(row["quote_id"], row["line_no"])], row) for row in rows]
 

@@ -84,7 +84,7 @@ BOOK = ReferenceBook.build(_observations(), version="test-7", units=UNITS)
 
 
 def line(
-    no: int, description: str, qty: str | int, unit: str, price: int, kind: str = "part"
+    no: int, description: str, qty: str | int | Decimal, unit: str, price: int, kind: str = "part"
 ) -> QuoteLine:
     return QuoteLine(
         line_no=no,
