@@ -69,7 +69,8 @@ UNMATCHED_BELOW = 65.0
 AMBIGUITY_MARGIN = 5.0
 # A spec that fits a part (a rope diameter after "曳引", kW after "曳引") is worth more than
 # the margin, so it decides between names otherwise equally near, and less than one typo, so
-# it never outweighs the name itself.
+# it never outweighs the name itself. Bonuses (this and HEAD_BONUS) rank names that match;
+# they never lift a name over UNMATCHED_BELOW.
 SPEC_BONUS = 8.0
 # Names that are not the head of the line (modifiers, "门机" in "门机光幕") rank this far
 # below the head: reported as runner-up, never close enough to make the line ambiguous.
@@ -79,7 +80,7 @@ MODIFIER_DISCOUNT = 2 * AMBIGUITY_MARGIN
 # the most pairs are scored by rapidfuzz, and those at SHORTLIST_CUTOFF or more
 # (WRatio; a two-character alias sharing one character with the line scores 50) go
 # on to the re-rank: the RERANK_SIZE best, at most KEYS_PER_CATEGORY of one category.
-PAIR_BUDGET = 4000
+PAIR_BUDGET = 2000
 SHORTLIST_SIZE = 64
 SHORTLIST_CUTOFF = 40.0
 RERANK_SIZE = 16
@@ -254,11 +255,17 @@ def _pairs(key: str) -> set[str]:
 
 @dataclass(frozen=True)
 class _Alignment:
-    """The best stretch of a line item for an alias: score and where it is (end exclusive)."""
+    """The best stretch of a line item for an alias: its similarity, the head bonus it earns
+    and where it is (end exclusive)."""
 
     score: float
     start: int
     end: int
+    bonus: float = 0.0
+
+    @property
+    def ranking(self) -> float:
+        return self.score + self.bonus
 
 
 _NO_ALIGNMENT = _Alignment(0.0, 0, 0)
@@ -269,27 +276,30 @@ def _aligned(item: str, alias: str) -> _Alignment:
 
     The stretch's Indel similarity to the alias (windows as long as the alias to two
     characters longer, an inserted word: "控制电路板" for "控制板"; the whole item when it is
-    shorter, a dropped character); plus ``HEAD_BONUS`` when the stretch ends the item with
-    the alias's last character (Chinese names their head last: 板, 器, 机, 绳); less
-    ``OUTSIDE_PENALTY`` a character the stretch leaves out. A Latin alias is compared with
-    runs of whole words, so "tractor" is never found inside "contractor".
+    shorter, a dropped character). A stretch that ends the item with the alias's last
+    character is the item's head (Chinese names their head last: 板, 器, 机, 绳), what comes
+    before it its modifiers ("对重" in "对重缓冲器"): it earns ``HEAD_BONUS``. Any other stretch
+    is a fragment and loses ``OUTSIDE_PENALTY`` a character it leaves out. A Latin alias is
+    compared with runs of whole words, so "tractor" is never found inside "contractor".
     """
     if _is_word(alias[0]):
         return _aligned_words(item, alias)
     m, n = len(alias), len(item)
     if n <= m:
         bonus = HEAD_BONUS if item[-1] == alias[-1] else 0.0
-        return _Alignment(fuzz.ratio(item, alias) + bonus, 0, n)
+        return _Alignment(fuzz.ratio(item, alias), 0, n, bonus)
     best = _NO_ALIGNMENT
     for width in range(m, min(n, m + 2) + 1):
         outside = min(OUTSIDE_CAP, OUTSIDE_PENALTY * (n - width))
         for start in range(n - width + 1):
             end = start + width
-            score = fuzz.ratio(item[start:end], alias) - outside
+            score = fuzz.ratio(item[start:end], alias)
             if end == n and item[-1] == alias[-1]:
-                score += HEAD_BONUS
-            if score > best.score:
-                best = _Alignment(score, start, end)
+                bonus = HEAD_BONUS  # the item's head: what comes before are its modifiers
+            else:
+                bonus, score = 0.0, score - outside
+            if score + bonus > best.ranking:
+                best = _Alignment(score, start, end, bonus)
     return best
 
 
@@ -349,7 +359,8 @@ class _Candidate:
     """A shortlisted alias key scored against a line item."""
 
     index: int
-    score: float
+    score: float  # with the bonuses, for ranking
+    evidence: float  # without: what UNMATCHED_BELOW is judged on
     item: int
     start: int
     end: int
@@ -442,15 +453,15 @@ class Matcher:
         for start in range(n):
             for length in self._lengths.get(sound[start], ()):
                 end = start + length
-                if end > n or not _bounded(key, start, end):
+                if end > n:
                     continue
                 codes = self._literal.get(key[start:end])
-                if codes is not None:
-                    hits.append(_Hit(start, end, codes, LITERAL_SCORE))
-                    continue
-                codes = self._sounds.get(sound[start:end])
-                if codes is not None:
-                    hits.append(_Hit(start, end, codes, PHONETIC_SCORE))
+                score = LITERAL_SCORE
+                if codes is None:
+                    codes = self._sounds.get(sound[start:end])
+                    score = PHONETIC_SCORE
+                if codes is not None and _bounded(key, start, end):
+                    hits.append(_Hit(start, end, codes, score))
         return hits
 
     def _exact(self, key: str, specs: Specs) -> list[tuple[str, float]] | None:
@@ -519,7 +530,11 @@ class Matcher:
             if segment_of[i] == segment and not remark[i] and ch not in _STRUCTURE
         ]
         covered = {i for h in maximal for i in range(h.start, h.end)}
-        if not positions or all(i in covered for i in positions):
+        uncovered = sum(i not in covered for i in positions)
+        fragments = sum(segment_of[h.start] == segment and not remark[h.start] for h in maximal)
+        # One stray character after a whole name is noise ("门机机"); two, or a character
+        # between two names ("限速器丝钢绳"), may be a longer name misspelt.
+        if uncovered == 0 or (uncovered < 2 and fragments < 2):
             return None
         first, last = positions[0], positions[-1] + 1
         if _is_word(key[head.start]) or not first <= head.start < head.end <= last:
@@ -594,14 +609,15 @@ class Matcher:
             sound_key = self._keys[index]
             best: _Candidate | None = None
             for position, (item, sound) in enumerate(zip(items, sounds, strict=True)):
-                found = _aligned(sound, sound_key)
-                options = [(found.score - PHONETIC_PENALTY, found)]
+                heard = _aligned(sound, sound_key)
+                options = [(heard.score - PHONETIC_PENALTY, heard)]
                 for spelling in self._key_spellings[index]:
                     written = _aligned(item, spelling)
                     options.append((written.score, written))
-                score, where = max(options, key=lambda option: option[0])
-                if best is None or score > best.score:
-                    best = _Candidate(index, score, position, where.start, where.end)
+                for evidence, where in options:
+                    score = evidence + (where.bonus if evidence >= UNMATCHED_BELOW else 0.0)
+                    if best is None or score > best.score:
+                        best = _Candidate(index, score, evidence, position, where.start, where.end)
             if best is not None:
                 scored.append(best)
         return scored
@@ -614,7 +630,8 @@ class Matcher:
         ranked: dict[str, float] = {}
         for candidate in self._scored(items, specs):
             for code in self._key_codes[candidate.index]:
-                score = min(LITERAL_SCORE, candidate.score + _spec_bonus(code, specs))
+                bonus = _spec_bonus(code, specs) if candidate.evidence >= UNMATCHED_BELOW else 0.0
+                score = min(LITERAL_SCORE, candidate.score + bonus)
                 if score > ranked.get(code, -1.0):
                     ranked[code] = score
         return sorted(ranked.items(), key=lambda kv: -kv[1])

@@ -134,7 +134,7 @@ BRANDS: tuple[Brand, ...] = (
     Brand("heidenhain", "海德汉", ("海德汉", "heidenhain")),
     Brand("tamagawa", "多摩川", ("多摩川", "tamagawa")),
     Brand("weco", "微科", ("微科", "weco")),
-    Brand("fasten", "法尔胜", ("法尔胜", "fasten")),
+    Brand("fasten", "法尔胜", ("法尔胜",)),  # not "fasten": "rope fastening" is a part
     Brand("bekaert", "贝卡尔特", ("贝卡尔特", "bekaert")),
     Brand("brugg", "布鲁克", ("布鲁克", "brugg")),
 )

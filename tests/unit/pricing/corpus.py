@@ -4,9 +4,9 @@ How each line is made (``generate``), every choice drawn from ``random.Random(se
 
 1. A category: the 19 categories the issue names and ``labour`` twice as often as the others.
 2. A name for it: with probability 0.35 a *held-out* variant (``HELD_OUT`` below: names shops
-   write that are deliberately NOT in the catalogue's alias list, e.g. "曳引机总成", "红外光幕",
-   "镀锌钢丝绳", "主控电脑板"), otherwise one of the catalogue's aliases (Chinese four times
-   as often as English).
+   write that are deliberately NOT in the catalogue's alias list, not even after
+   normalisation, e.g. "永磁曳引机", "红外光幕", "镀锌钢丝绳", "主控电脑板"), otherwise one of the
+   catalogue's aliases (Chinese four times as often as English).
 3. Real-world noise, each independently:
    - p=0.25 a typo in the name, one of: a dropped character, two neighbours swapped (both
      only in names of three or more characters: with fewer nobody could tell the part), or a
@@ -18,6 +18,8 @@ How each line is made (``generate``), every choice drawn from ``random.Random(se
      ("MCB-3000", "GAA21750AK3") or a quantity ("10米", "2根", "一台");
    - p=0.35 a noise word or phrase ("原厂", "（含安装）", "全新", "进口", "原装正品", "包工包料" …);
    - p=0.15 a space inside the name ("曳引 机");
+   - p=0.1 an "assembly" word after a Chinese name ("总成", "组件"); p=0.3 an English name
+     in the plural or hyphenated ("contactors", "light-curtain");
    - p=0.2 the whole line in full-width characters (letters, digits, brackets, spaces);
    - p=0.08 the English name beside the Chinese one ("曳引机 traction machine");
    - English names are written in upper, lower or title case at random.
@@ -59,32 +61,32 @@ ISSUE_CODES = (
 # its alias list. (If one of them is ever added to the catalogue, replace it here.)
 HELD_OUT: dict[str, tuple[str, ...]] = {
     "traction_machine": (
-        "曳引机总成",
-        "主机总成",
-        "永磁同步无齿轮主机",
-        "曳引电机总成",
+        "永磁曳引机",
+        "曳引机本体",
+        "主机本体",
+        "无齿轮主机",
         "电梯拖动主机",
         "hoist motor",
     ),
     "wire_rope": ("曳引用钢丝绳", "镀锌钢丝绳", "麻芯钢丝绳", "钢丝绳(曳引)", "hoisting rope"),
-    "inverter": ("变频调速装置", "变频器总成", "驱动变频器", "VVVF变频", "inverter drive"),
-    "control_board": ("主控电脑板", "控制电路板", "主控制电路板", "电梯控制主板", "main pcb"),
-    "door_operator": ("自动门机", "门机组件", "门机控制系统", "car door operator", "门机一套"),
-    "landing_door": ("厅门门扇", "层门门扇", "层门总成", "厅门组件", "landing doors"),
-    "door_light_curtain": ("红外光幕", "光幕感应器", "光幕条", "门光幕保护装置", "light-curtain"),
-    "door_lock": ("厅门门锁装置", "门锁总成", "门锁电气触点", "door locks"),
-    "brake": ("制动器总成", "抱闸制动器", "抱闸电磁铁", "主机制动器", "brake unit"),
-    "encoder": ("编码器总成", "曳引机旋转编码器", "编码器(主机)", "encoder unit"),
-    "speed_governor": ("限速器总成", "双向限速器", "限速器组件", "governor unit"),
-    "safety_gear": ("安全钳总成", "轿厢安全钳", "安全钳组件", "safety-gear"),
-    "guide_shoe": ("导靴组件", "导靴总成", "轿厢滑动导靴", "guide shoes"),
-    "buffer": ("轿厢缓冲器", "对重缓冲器", "缓冲器总成", "buffers"),
-    "push_button": ("外呼按钮组件", "按钮组件", "轿内按钮", "buttons"),
-    "display_board": ("显示板组件", "楼层显示板", "外呼显示屏", "display panel"),
+    "inverter": ("变频调速装置", "驱动变频器", "变频驱动装置", "VVVF变频", "inverter drive"),
+    "control_board": ("主控电脑板", "控制电路板", "主控制电路板", "主控电路板", "main pcb"),
+    "door_operator": ("自动门机", "门机控制系统", "门机机构", "开关门机构", "car door operator"),
+    "landing_door": ("厅门门扇", "层门门扇", "层门扇", "landing door leaf"),
+    "door_light_curtain": ("红外光幕", "光幕感应器", "光幕条", "门光幕保护装置", "curtain sensor"),
+    "door_lock": ("厅门门锁装置", "门锁电气触点", "门锁锁钩", "landing door lock"),
+    "brake": ("抱闸制动器", "抱闸电磁铁", "主机制动器", "制动电磁铁", "brake unit"),
+    "encoder": ("曳引机旋转编码器", "编码器(主机)", "主机测速编码器", "encoder unit"),
+    "speed_governor": ("双向限速器", "轿厢限速器", "限速器总装", "governor unit"),
+    "safety_gear": ("轿厢安全钳", "对重安全钳", "安全钳钳体", "safety gear set"),
+    "guide_shoe": ("轿厢滑动导靴", "对重滚轮导靴", "导靴衬片", "guide shoe set"),
+    "buffer": ("轿厢缓冲器", "对重缓冲器", "液压式缓冲器", "buffer unit"),
+    "push_button": ("轿内按钮", "召唤按键", "楼层按键", "button unit"),
+    "display_board": ("楼层显示板", "外呼显示屏", "轿厢显示器", "display panel"),
     "travelling_cable": ("随行电缆(扁)", "随行扁电缆", "随行扁平电缆", "travel cable"),
-    "contactor": ("主回路接触器", "接触器(主回路)", "交流接触器组件", "contactors"),
-    "rope_fastening": ("绳头组合件", "钢丝绳绳头组合", "绳头装置", "绳头组合总成"),
-    "labour": ("更换工时", "维修工时费", "人工安装费", "技术人工费", "labour charge"),
+    "contactor": ("主回路接触器", "接触器(主回路)", "交流接触器线圈", "contactor unit"),
+    "rope_fastening": ("绳头组合件", "钢丝绳绳头组合", "绳头装置", "绳头拉杆"),
+    "labour": ("维修工时费", "人工安装费", "技术人工费", "人工服务费", "labour charge"),
 }
 
 # Homophones a pinyin input method offers for characters of part names (toneless syllable),
@@ -239,6 +241,12 @@ def generate(
             if typo is not None:
                 name, kind = typo
                 noise.append(kind)
+        if _is_cjk(name) and rng.random() < 0.1:
+            name += rng.choice(["总成", "组件"])
+            noise.append("assembly")
+        elif not _is_cjk(name) and rng.random() < 0.3:
+            name = name.replace(" ", "-", 1) if " " in name and rng.random() < 0.5 else name + "s"
+            noise.append("english_variant")
         if rng.random() < 0.15 and _is_cjk(name) and len(name) >= 3:
             i = rng.randint(1, len(name) - 1)
             name = name[:i] + " " + name[i:]
