@@ -421,7 +421,7 @@ def judge_all(
     for line in readable:
         match = matcher.match_many([line.description])[0]
         if line.kind == "labour" or match.category == LABOUR:
-            text = labour_task_text(match.normalised)
+            text = labour_task_text(line.description)
             if text:
                 tasks.append(text)
     matcher.prime(tasks)

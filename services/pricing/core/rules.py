@@ -72,6 +72,7 @@ from shared.money import format_fen
 
 __all__ = [
     "UNKNOWN",
+    "DescriptionMatcher",
     "Elevator",
     "Fault",
     "LabourNorms",
@@ -80,8 +81,10 @@ __all__ = [
     "QuoteLine",
     "QuoteVerdict",
     "judge_quote",
+    "labour_task_text",
     "line_amount",
     "load_labour_norms",
+    "region_name",
     "spec_key",
 ]
 
@@ -302,7 +305,7 @@ def _find_tasks(work: Sequence[_Line], matcher: DescriptionMatcher, catalogue: C
     """Labour lines that did not match a part outright: match what is left without the
     labour words ("更换曳引机人工" → "曳引机")."""
     pending = [w for w in work if w.is_labour and w.task is None]
-    texts = [labour_task_text(w.match.normalised or normalise(w.line.description)) for w in pending]
+    texts = [labour_task_text(w.line.description) for w in pending]
     asked = [(w, t) for w, t in zip(pending, texts, strict=True) if t]
     if not asked:
         return
@@ -566,6 +569,8 @@ def _hours(
             f"工时 {_qty(hours)} 超过定额（{explain[w.task]}{already}），"
             f"核定 {_qty(w.approved_qty)} {w.line.unit}"
         )
+    else:
+        w.notes.append(f"工时 {_qty(hours)} 在定额以内（{explain[w.task]}）")
     pools[w.task] = left - w.approved_qty * per_unit
 
 
