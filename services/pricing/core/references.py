@@ -235,6 +235,7 @@ def robust_sigma(values: Sequence[float], centre: float) -> float:
 
 
 _FACTORS = ("brand", "spec", "region")
+_CACHE_LIMIT = 100_000  # answers kept; the models (category × month) are few and all kept
 _MIN_GROUP = 3  # observations a brand, spec or city needs before its price effect is estimated
 _BACKFIT_ROUNDS = 4
 
@@ -393,6 +394,8 @@ class ReferenceBook:
         ``brand`` and ``spec`` (None: any) in ``region``; None when too few observations."""
         key = (category, region, on, brand_key(brand), spec or None)
         if key not in self._reference_cache:
+            if len(self._reference_cache) >= _CACHE_LIMIT:  # a long-running service
+                self._reference_cache.clear()
             self._reference_cache[key] = self._reference(
                 category, region, on, brand_key(brand), spec or None
             )
