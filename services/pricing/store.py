@@ -27,6 +27,7 @@ observations = sa.Table(
     sa.Column("category", sa.Text),
     sa.Column("description", sa.Text),
     sa.Column("brand", sa.Text),
+    sa.Column("spec", sa.Text),
     sa.Column("region", sa.Text),
     sa.Column("observed_on", sa.Date),
     sa.Column("unit_price_fen", sa.BigInteger),
@@ -42,6 +43,7 @@ class StoredObservation:
     category: str
     description: str
     brand: str | None
+    spec: str | None
     region: str
     observed_on: date
     unit_price_fen: int
@@ -95,6 +97,7 @@ class PricingStore:
                 observations.c.category,
                 observations.c.description,
                 observations.c.brand,
+                observations.c.spec,
                 observations.c.region,
                 observations.c.observed_on,
                 observations.c.unit_price_fen,

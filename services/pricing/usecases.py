@@ -15,8 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.pricing.core.catalogue import Catalogue
 from services.pricing.core.labour_norms import LabourNorms
 from services.pricing.core.matching import Matcher
+from services.pricing.core.normalise import brand_of
 from services.pricing.core.references import Observation, Reference, ReferenceBook
-from services.pricing.core.rules import Elevator, Fault, QuoteLine, QuoteVerdict, judge_quote
+from services.pricing.core.rules import (
+    Elevator,
+    Fault,
+    QuoteLine,
+    QuoteVerdict,
+    judge_quote,
+    spec_key,
+)
 from services.pricing.regions import region_problem
 from services.pricing.store import PricingStore, StoredObservation
 from shared.auth import current_principal
@@ -104,6 +112,7 @@ class PricingUseCases(Transactions[PricingStore]):
                 Observation(
                     category=o.category,
                     brand=o.brand,
+                    spec=o.spec,
                     region=o.region,
                     observed_on=o.observed_on,
                     unit_price_fen=o.unit_price_fen,
@@ -113,6 +122,7 @@ class PricingUseCases(Transactions[PricingStore]):
                 for o in stored
             ],
             version=f"obs-{len(stored)}-{digest}",
+            units={code: c.units for code, c in self.catalogue.categories.items()},
         )
 
     def benchmark(
@@ -139,7 +149,12 @@ class PricingUseCases(Transactions[PricingStore]):
     def reference(
         self, *, category: str, region: str, on: date, brand: str | None
     ) -> Reference | None:
-        return self.book.reference(category=category, region=region, on=on, brand=brand)
+        return self.book.reference(
+            category=category,
+            region=region,
+            on=on,
+            brand=(brand_of(brand) or brand) if brand else None,
+        )
 
     async def import_observations(
         self, *, request_id: str, rows: Sequence[RawObservation]
@@ -195,7 +210,11 @@ class PricingUseCases(Transactions[PricingStore]):
                 StoredObservation(
                     category=match.category,
                     description=row.description.strip(),
-                    brand=row.brand.strip() or None,
+                    # One spelling per brand, so brand effects pool every observation.
+                    brand=(brand_of(row.brand) or row.brand.strip())
+                    if row.brand.strip()
+                    else match.specs.brand,
+                    spec=spec_key(match.specs),
                     region=row.region,
                     observed_on=observed_on,
                     unit_price_fen=row.unit_price_fen,

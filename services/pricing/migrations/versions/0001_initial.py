@@ -28,6 +28,8 @@ def upgrade() -> None:
         sa.Column("category", sa.Text, nullable=False),
         sa.Column("description", sa.Text, nullable=False),
         sa.Column("brand", sa.Text),
+        # Canonical spec key ("φ10", "7.5kw") from the matcher, for spec-level references.
+        sa.Column("spec", sa.Text),
         sa.Column("region", sa.Text, nullable=False),
         sa.Column("observed_on", sa.Date, nullable=False),
         sa.Column("unit_price_fen", sa.BigInteger, nullable=False),
