@@ -98,6 +98,11 @@ OUTSIDE_CAP = 10.0
 # (a longer name with one typo in five or more characters).
 FUZZY_OVERRIDE = 80.0
 
+# A quote line names its part in a few words; of a longer text (a paragraph pasted into the
+# description) only the first this many characters are matched, so one line cannot cost
+# more than a few hundred ordinary ones. Specs are still read from all of it.
+MAX_MATCHED_CHARS = 200
+
 # Parts whose specs are written as a diameter or a power, for the spec bonus.
 _SMALL_DIAMETER = frozenset(
     {"wire_rope", "speed_governor", "rope_fastening", "compensation_chain", "travelling_cable"}
@@ -124,6 +129,7 @@ _PLURAL = re.compile(r"(?<![a-z0-9])([a-z]{2,}[a-rt-z])s(?![a-z0-9])")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
 _SEPARATOR = "+"
 _OPEN, _CLOSE = "(", ")"
+_ALIAS_PARTS = re.compile(r"[+()]")
 _STRUCTURE = " +()"
 
 
@@ -385,9 +391,10 @@ class Matcher:
         )
         literal: dict[str, set[str]] = {}
         for alias, code in pairs:
-            key = _segments_joined(match_key(normalise(alias), self._latin))
-            if key:
-                literal.setdefault(key, set()).add(code)
+            # "导向轮/反绳轮", "制动器（抱闸）": each name on its own
+            for key in _ALIAS_PARTS.split(match_key(normalise(alias), self._latin)):
+                if key.strip():
+                    literal.setdefault(key.strip(), set()).add(code)
         self._literal: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in literal.items()}
         phonetic: dict[str, set[str]] = {}
         spellings: dict[str, list[str]] = {}
@@ -425,7 +432,7 @@ class Matcher:
         """The category of one quote line's description (see ``MatchResult``)."""
         normalised = normalise(description)
         specs = specs_of_normalised(normalised)
-        key = match_key(normalised, self._latin)
+        key = match_key(normalised[:MAX_MATCHED_CHARS], self._latin)
         if not any(ch not in _STRUCTURE for ch in key):
             return MatchResult(None, 0.0, False, None, specs, normalised)
         ranked = self._exact(key, specs)
@@ -646,10 +653,6 @@ def _demoted(
     for code, score in exact:
         merged.setdefault(code, min(score, ceiling))
     return sorted(merged.items(), key=lambda kv: -kv[1])
-
-
-def _segments_joined(key: str) -> str:
-    return "".join(_segments(key))
 
 
 def _bounded(key: str, start: int, end: int) -> bool:

@@ -211,3 +211,22 @@ class TestMatching:
         assert result.category is None or result.category in CATALOGUE
         assert not (result.ambiguous and result.category is None)
         assert result.normalised == normalise(text)
+
+
+class TestScale:
+    def test_the_bench_catalogue_keeps_categories_and_the_matcher_copes(self):
+        from load_tests.benchmarks.pricing import expanded_catalogue, naive_matcher
+
+        big = expanded_catalogue(20_000)
+        assert sum(1 for _ in big.aliases()) == 20_000
+        assert set(big.categories) == set(CATALOGUE.categories)
+        matcher = Matcher(big)
+        assert matcher.alias_count > 10_000  # variants that stay distinct after normalisation
+        for description in ("曳引机 7.5KW 原厂", "曳引钢丝绳φ10 （含安装）", "主板MCB-3000"):
+            assert matcher.match(description).category == MATCHER.match(description).category
+        assert naive_matcher(big)("曳引机") == "traction_machine"
+
+    def test_a_paragraph_is_matched_on_its_opening(self):
+        result = MATCHER.match("曳引机 7.5kW " + "（说明：" + "施工期间停梯。" * 2_000 + "）")
+        assert result.category == "traction_machine"
+        assert result.specs.power_kw == 7.5
