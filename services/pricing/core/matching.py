@@ -21,13 +21,17 @@ Stage one, the shortlist, is cheap and does not grow with the catalogue:
   (a misspelt longer name, "限速器丝钢绳"): the aliases sharing the most character pairs with
   the line (adjacent or one apart, in either order, so a dropped, swapped or replaced
   character still leaves pairs in common), counted through an inverted index that reads the
-  rarest pairs first within a fixed budget, then the best of those by
-  ``rapidfuzz.process.extract`` (``fuzz.partial_ratio`` with a score cutoff).
+  rarest pairs first within a fixed budget; then the best of those by
+  ``rapidfuzz.process.extract`` (``fuzz.WRatio`` with a score cutoff, averaged with
+  ``fuzz.ratio`` so long aliases that merely contain part of the line do not crowd out the
+  near ones), a few per category.
 
-Stage two re-ranks the few candidates precisely: the best alignment of the alias with a
-stretch of the line (Indel similarity over windows a character shorter to two longer than
-the alias, whole words for Latin aliases), as written or through homophones (a few points
-less), plus a bonus where the specs fit the part (a rope diameter, a motor's kW).
+Stage two re-ranks the few candidates precisely (``_aligned``): the Indel similarity of the
+alias with the best stretch of the line (whole words for a Latin alias), as written or
+through homophones (a few points less). A stretch that ends its list item with the alias's
+last character is the item's head and earns a bonus; any other stretch loses points for the
+text it leaves out. A spec that fits the part (a rope diameter, a motor's kW) earns a bonus
+too. Bonuses order names that match; they never lift a name over the threshold.
 
 The result names no category when the best score is below ``UNMATCHED_BELOW`` and is
 ``ambiguous`` when another category comes within ``AMBIGUITY_MARGIN``; callers never price
