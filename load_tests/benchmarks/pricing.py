@@ -177,8 +177,9 @@ async def match_lines(ctx: BenchContext) -> BenchResult:
             "naive_accuracy_sample": round(naive_accuracy, 4),
         },
         note=(
-            f"{aliases:,} aliases ({matcher.alias_count:,} distinct after normalisation); "
-            f"on the noisy corpus the matcher is {accuracy:.1%} right (ambiguous counted "
-            f"wrong), the naive scan {naive_accuracy:.1%} on a {NAIVE_SAMPLE}-line sample"
+            f"{aliases:,} aliases ({matcher.alias_count:,} distinct after normalisation). "
+            f"Against this synthetic catalogue the matcher gets {accuracy:.1%} of the noisy "
+            f"corpus right (ambiguous counted wrong), the naive scan {naive_accuracy:.1%} of a "
+            f"{NAIVE_SAMPLE}-line sample"
         ),
     )
