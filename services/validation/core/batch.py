@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from services.validation.core.fields import MAX_EXACT_INT, FieldType, Schema, to_days
+from services.validation.core.fields import (
+    MAX_DAY,
+    MAX_EXACT_INT,
+    MIN_DAY,
+    FieldType,
+    Schema,
+    to_days,
+)
 
 MAX_ROWS = 1_000_000  # per batch: a bigger upload is split by the client
 MAX_STR_CHARS = 1_000  # per value: codes and names, never documents
@@ -132,12 +139,12 @@ def _column(
         if np.isinf(values).any():
             raise BatchError(name, "infinite value")
         nulls |= np.isnan(values)
-    elif field_type in (FieldType.INT, FieldType.DATE) and values.size:
-        if (
-            int(np.abs(values).max(initial=0)) > MAX_EXACT_INT
-            or (values == np.iinfo(np.int64).min).any()
-        ):
+    elif field_type is FieldType.INT and values.size:
+        if values.min() < -MAX_EXACT_INT or values.max() > MAX_EXACT_INT:
             raise BatchError(name, "integer beyond ±2**53")
+    elif field_type is FieldType.DATE and values.size:
+        if values.min() < MIN_DAY or values.max() > MAX_DAY:
+            raise BatchError(name, "a date outside the years 1 to 9999")
     elif field_type is FieldType.STR and values.dtype.itemsize // 4 > MAX_STR_CHARS:
         raise BatchError(name, f"a value longer than {MAX_STR_CHARS} characters")
     values[nulls] = _PLACEHOLDER[field_type]
@@ -197,8 +204,8 @@ def _from_list(name: str, field_type: FieldType, raw: Sequence[object]) -> tuple
     fill = _PLACEHOLDER[field_type]
     if field_type is FieldType.DATE:
         days = [fill if v is None else (to_days(v) if isinstance(v, date) else v) for v in raw]
-        if any(isinstance(d, int) and abs(d) > MAX_EXACT_INT for d in days):
-            raise BatchError(name, "integer beyond ±2**53")
+        if any(isinstance(d, int) and not MIN_DAY <= d <= MAX_DAY for d in days):
+            raise BatchError(name, "a date outside the years 1 to 9999")
         return np.array(days, dtype=np.int64), nulls
     filled = [fill if v is None else v for v in raw]
     if field_type is FieldType.INT:

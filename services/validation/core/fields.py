@@ -3,7 +3,8 @@
 Every value an expression sees is one of four kinds: a number, a date, a string or a bool.
 Numbers are IEEE doubles in both evaluators (as in JSON), so the vectorised and reference
 paths agree bit for bit; an ``int`` column is therefore limited to ±2**53, where a double is
-still exact (:data:`MAX_EXACT_INT`). A date is a whole number of days since 1970-01-01.
+still exact (:data:`MAX_EXACT_INT`). A date is a whole number of days since 1970-01-01,
+within the years 1 to 9999 (:data:`MIN_DAY`, :data:`MAX_DAY`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from enum import StrEnum
 
 MAX_EXACT_INT = 2**53
 EPOCH = date(1970, 1, 1)
+# Dates are days a datetime.date can hold (years 1 to 9999), so a trace can show them.
+MIN_DAY = (date.min - EPOCH).days
+MAX_DAY = (date.max - EPOCH).days
 
 
 class FieldType(StrEnum):
