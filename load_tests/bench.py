@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from load_tests.benchmarks import claims, policy, pricing
+from load_tests.benchmarks import claims, policy, pricing, validation
 from load_tests.harness import (
     DEFAULT_OUT,
     ROOT,
@@ -37,6 +37,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     policy.funding_plan,
     claims.fnol_intake,
     pricing.match_lines,
+    validation.core_rows,
 )
 
 

@@ -162,7 +162,8 @@ def test_select_keeps_registry_order_and_refuses_unknown_names():
 def test_registered_names_are_unique_and_start_with_a_service():
     names = [b.name for b in BENCHMARKS]
     assert len(set(names)) == len(names)
-    assert all(name.split("_")[0] in {"policy", "claims", "pricing"} for name in names)
+    services = {"policy", "claims", "pricing", "validation"}
+    assert all(name.split("_")[0] in services for name in names)
     assert "claims_fnol_intake" in names
 
 
