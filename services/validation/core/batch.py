@@ -16,6 +16,7 @@ a trailing one). A NaN in a float column is read as null.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -97,11 +98,17 @@ def build_batch(
     extra_masks = sorted(set(nulls or {}) - set(schema))
     if extra_masks:
         raise BatchError(extra_masks[0], "null mask for an unknown field")
+    for name, values in columns.items():
+        if isinstance(values, np.ndarray) and values.ndim != 1:
+            raise BatchError(name, f"expected a 1-d column, got shape {values.shape}")
     lengths = {name: len(values) for name, values in columns.items()}
-    n = max(lengths.values(), default=0)
     for name, length in lengths.items():
         if length > max_rows:
             raise TooManyRows(name, f"{length} rows; at most {max_rows} per batch")
+    # the length most columns have (the first such on a tie) is the batch's; name an odd one
+    counts = Counter(lengths.values())
+    n = max(lengths.values(), key=lambda length: counts[length]) if lengths else 0
+    for name, length in lengths.items():
         if length != n:
             raise BatchError(name, f"{length} rows where other columns have {n}")
     built = {}
@@ -128,8 +135,6 @@ def _column(
     n: int,
 ) -> Column:
     if isinstance(raw, np.ndarray):
-        if raw.ndim != 1:
-            raise BatchError(name, f"expected a 1-d column, got shape {raw.shape}")
         values, nulls = _from_array(name, field_type, raw), _mask(name, mask_in, n)
     else:
         values, nulls = _from_list(name, field_type, raw)

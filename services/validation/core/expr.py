@@ -333,6 +333,8 @@ class _Builder:
         return In(operand, tuple(values), negate)
 
     def call(self, node: ast.Call) -> Node:
+        if isinstance(node.func, ast.Attribute):
+            raise self.fail("attribute access is not allowed")
         if not isinstance(node.func, ast.Name):
             raise self.fail("only the functions " + ", ".join(FUNCTIONS) + " may be called")
         name = node.func.id
