@@ -53,7 +53,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(name="pricing", port=50053, seed=True),
     ServiceSpec(name="claims", port=50052, seed=True),
     # ServiceSpec(name="evidence", port=50054),
-    # ServiceSpec(name="validation", port=50055),
+    ServiceSpec(name="validation", port=50055, migrate=False),
     # ServiceSpec(name="contractors", port=50056),
     # ServiceSpec(name="exchange", port=50057),
     # ServiceSpec(name="web", port=8080, kind="http", migrate=False),

@@ -41,6 +41,7 @@ class GrpcApp:
     map_error: ErrorMapper | None = None
     default_deadline_s: float = 30.0
     grace_s: float = 10.0
+    max_message_bytes: int = 4 * 1024 * 1024  # gRPC's default; a service may allow more
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -52,7 +53,11 @@ class GrpcApp:
                 default_deadline_s=self.default_deadline_s,
                 map_error=self.map_error,
             ),
-            options=[("grpc.so_reuseport", 0)],
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", self.max_message_bytes),
+                ("grpc.max_send_message_length", self.max_message_bytes),
+            ],
         )
         health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
