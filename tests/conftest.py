@@ -150,14 +150,21 @@ async def pricing_channel(pricing_addr: str) -> AsyncIterator[grpc.aio.Channel]:
 
 
 @pytest.fixture(scope="session")
-async def validation_channel(service_environ: dict[str, str]) -> AsyncIterator[grpc.aio.Channel]:
+async def validation_addr(service_environ: dict[str, str]) -> AsyncIterator[str]:
     """The validation service in-process (stateless: no schema to migrate)."""
-    from services.validation.server import MAX_MESSAGE_BYTES, build_app
+    from services.validation.server import build_app
     from services.validation.settings import ValidationSettings
 
     app = build_app(ValidationSettings.from_env(service_environ), port=0)
     server, port = await app.start()
-    options = [("grpc.max_send_message_length", 2 * MAX_MESSAGE_BYTES)]
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
-        yield channel
+    yield f"127.0.0.1:{port}"
     await app.stop(server)
+
+
+@pytest.fixture(scope="session")
+async def validation_channel(validation_addr: str) -> AsyncIterator[grpc.aio.Channel]:
+    from services.validation.server import MAX_MESSAGE_BYTES
+
+    options = [("grpc.max_send_message_length", 2 * MAX_MESSAGE_BYTES)]
+    async with grpc.aio.insecure_channel(validation_addr, options=options) as channel:
+        yield channel

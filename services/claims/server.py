@@ -9,7 +9,12 @@ import logging
 import grpc
 
 from elevins.claims.v1 import claims_pb2, claims_pb2_grpc
-from services.claims.clients import GrpcPolicyClient, GrpcPricingClient, Upstreams
+from services.claims.clients import (
+    GrpcPolicyClient,
+    GrpcPricingClient,
+    GrpcValidationClient,
+    Upstreams,
+)
 from services.claims.servicer import ClaimsServicer, map_domain_error
 from services.claims.settings import ClaimsSettings
 from services.claims.usecases import ClaimsUseCases, Rules
@@ -37,6 +42,10 @@ def _upstreams(
         pricing = grpc.aio.insecure_channel(settings.pricing_addr)
         channels.append(pricing)
         upstreams.pricing = GrpcPricingClient(pricing, token)
+    if settings.validation_addr:
+        validation = grpc.aio.insecure_channel(settings.validation_addr)
+        channels.append(validation)
+        upstreams.validation = GrpcValidationClient(validation, token)
     return upstreams
 
 

@@ -6,6 +6,8 @@ class ClaimsSettings(CommonSettings):
     policy_addr: str = env("POLICY_ADDR", default="127.0.0.1:50051")
     # Empty: the pricing stand-in (a small built-in catalogue), for tests and partial stacks.
     pricing_addr: str = env("PRICING_ADDR", default="")
+    # Empty: the validation stand-in (no findings), likewise.
+    validation_addr: str = env("VALIDATION_ADDR", default="")
     # Clean claims at or under this amount are approved without a person (1,000 CNY; a
     # white-listed contractor's up to 5,000 CNY). Above the second threshold (50,000 CNY)
     # a senior reviewer must approve too.

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -247,6 +247,20 @@ class ClaimsStore:
             )
         ).first()
         return row is not None
+
+    async def claims_in_year(self, elevator_id: str, *, before: datetime) -> int:
+        """This elevator's claims reported in the 365 days up to ``before`` (inclusive)."""
+        return int(
+            (
+                await self.conn.execute(
+                    sa.select(sa.func.count()).where(
+                        claims.c.elevator_id == elevator_id,
+                        claims.c.reported_at <= before,
+                        claims.c.reported_at > before - timedelta(days=365),
+                    )
+                )
+            ).scalar_one()
+        )
 
     async def add_claim(self, **values: Any) -> None:
         await self.conn.execute(claims.insert().values(**values))

@@ -265,19 +265,44 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
 
     async def _assess(self, store: ClaimsStore, claim: ClaimRow, quote: Quote) -> ClaimRow:
         """The adjudication pipeline: every upstream's view, one recommendation, one move."""
+        elevator = await self.up.policy.elevator(claim.registration_code)
         coverage = await self.up.policy.coverage(
             claim.registration_code, claim.reported_at, claim.peril
         )
         prices = await self.up.pricing.benchmark(
             claim.region_code,
             quote.lines,
-            elevator=await self.up.policy.elevator(claim.registration_code),
+            elevator=elevator,
             fault_category=claim.category,
             quoted_on=shanghai_date(claim.reported_at),
         )
-        findings = await self.up.validation.check_claim({"claim_id": claim.id})
-        flags = await self.up.evidence.flags(claim.id)
         standing = await self.up.contractors.standing(claim.contractor_id or "")
+        today = shanghai_date(self.clock.now())
+        findings = await self.up.validation.check_claim(
+            {
+                "loss_date": shanghai_date(claim.reported_at),
+                "policy_start": coverage.policy_start,
+                "policy_end": coverage.policy_end,
+                "inspection_passed": elevator.inspection_passed,
+                "inspection_valid_until": elevator.inspection_valid_until,
+                # Not known here yet: the maintenance log (exchange), photos (evidence), the
+                # previous claim for the same part. Sent as nulls; the rules say so.
+                "claimed_amount_fen": quote.total_fen,
+                "remaining_sum_insured_fen": coverage.remaining_fen if coverage.policy_id else None,
+                "quote_date": today,
+                "contractor_list": {"white": "white", "black": "black"}.get(
+                    standing.status, "normal"
+                ),
+                "iot_alarm": claim.source == "iot_alarm",
+                "property_report": claim.source
+                in ("property_manager", "owner_via_property_manager"),
+                "claims_on_elevator_12m": await store.claims_in_year(
+                    claim.elevator_id, before=claim.reported_at
+                ),
+            },
+            on=today,
+        )
+        flags = await self.up.evidence.flags(claim.id)
         recommendation = recommend(
             quote=quote,
             coverage=coverage,

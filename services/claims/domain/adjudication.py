@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Literal
 
@@ -141,6 +142,9 @@ class CoverageFacts:
     per_claim_limit_fen: int
     deductible_fen: int
     policy_id: str | None
+    # The policy's first and last covered days (Asia/Shanghai), for the rule checks.
+    policy_start: date | None = None
+    policy_end: date | None = None
 
     def __post_init__(self) -> None:
         _non_negative(self.remaining_fen, "remaining_fen")
