@@ -38,6 +38,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     claims.fnol_intake,
     pricing.match_lines,
     validation.core_rows,
+    validation.grpc_rows,
 )
 
 
