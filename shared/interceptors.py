@@ -38,10 +38,19 @@ ErrorMapper = Callable[[Exception], ServiceError | None]
 
 
 class Around(_Interceptor):
-    """Runs ``around(method, call, request, context)`` in place of every handler."""
+    """Runs ``around(method, call, request, context)`` in place of every handler; for a response
+    stream, ``stream(...)`` — by default ``around`` opens the stream and its items pass through
+    as they come (a reply is never held back until the client stops sending)."""
 
     async def around(self, method: str, call: Call, request: Any, context: Context) -> Any:
         return await call(request, context)
+
+    async def stream(
+        self, method: str, open_stream: Call, request: Any, context: Context
+    ) -> AsyncIterator[Any]:
+        items = await self.around(method, open_stream, request, context)
+        async for item in items:
+            yield item
 
     async def intercept_service(
         self,
@@ -62,13 +71,11 @@ class Around(_Interceptor):
         def streaming(
             inner: Callable[..., AsyncIterator[Any]],
         ) -> Callable[..., AsyncIterator[Any]]:
-            # A response stream runs to completion inside ``around`` and is replayed; services
-            # stream bounded pages, so holding one call's answers in memory is acceptable.
             async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
-                async def collect(req: Any, ctx: Context) -> list[Any]:
-                    return [item async for item in inner(req, ctx)]
+                async def open_stream(req: Any, ctx: Context) -> AsyncIterator[Any]:
+                    return inner(req, ctx)
 
-                for item in await self.around(method, collect, request, context):
+                async for item in self.stream(method, open_stream, request, context):
                     yield item
 
             return wrapped
@@ -107,17 +114,31 @@ class ErrorInterceptor(Around):
     async def around(self, method: str, call: Call, request: Any, context: Context) -> Any:
         try:
             return await call(request, context)
-        except ServiceError as error:
-            await _abort(context, error)
         except (asyncio.CancelledError, grpc.aio.AbortError):
             raise
         except Exception as exc:
-            mapped = (self._map_error(exc) if self._map_error else None) or _transient(exc)
-            if mapped is None:
-                log.exception("unhandled error in %s", method)
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-            else:
-                await _abort(context, mapped)
+            await self._answer(method, exc, context)
+
+    async def stream(
+        self, method: str, open_stream: Call, request: Any, context: Context
+    ) -> AsyncIterator[Any]:
+        try:
+            async for item in super().stream(method, open_stream, request, context):
+                yield item
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as exc:
+            await self._answer(method, exc, context)
+
+    async def _answer(self, method: str, exc: Exception, context: Context) -> None:
+        if isinstance(exc, ServiceError):
+            await _abort(context, exc)
+        mapped = (self._map_error(exc) if self._map_error else None) or _transient(exc)
+        if mapped is None:
+            log.exception("unhandled error in %s", method, exc_info=exc)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        else:
+            await _abort(context, mapped)
 
 
 def _transient(exc: Exception) -> ServiceError | None:
@@ -144,22 +165,43 @@ class LoggingInterceptor(Around):
         try:
             return await call(request, context)
         finally:
-            code = context.code() or grpc.StatusCode.OK
-            if isinstance(code, int):  # aio contexts may report the raw integer
-                code = _CODES_BY_VALUE.get(code, grpc.StatusCode.UNKNOWN)
-            # Health probes arrive every few seconds from orchestrators: keep them out of INFO.
-            level = logging.DEBUG if method.startswith(PUBLIC_METHOD_PREFIXES) else logging.INFO
-            log.log(
-                level,
-                "rpc %s %s",
-                method,
-                code.name,
-                extra={
-                    "rpc_method": method,
-                    "rpc_code": code.name,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            _log_call(method, context, started)
+
+    async def stream(
+        self, method: str, open_stream: Call, request: Any, context: Context
+    ) -> AsyncIterator[Any]:
+        started = time.perf_counter()  # the whole stream, not only its opening
+        try:
+            async for item in open_stream_items(open_stream, request, context):
+                yield item
+        finally:
+            _log_call(method, context, started)
+
+
+async def open_stream_items(
+    open_stream: Call, request: Any, context: Context
+) -> AsyncIterator[Any]:
+    async for item in await open_stream(request, context):
+        yield item
+
+
+def _log_call(method: str, context: Context, started: float) -> None:
+    code = context.code() or grpc.StatusCode.OK
+    if isinstance(code, int):  # aio contexts may report the raw integer
+        code = _CODES_BY_VALUE.get(code, grpc.StatusCode.UNKNOWN)
+    # Health probes arrive every few seconds from orchestrators: keep them out of INFO.
+    level = logging.DEBUG if method.startswith(PUBLIC_METHOD_PREFIXES) else logging.INFO
+    log.log(
+        level,
+        "rpc %s %s",
+        method,
+        code.name,
+        extra={
+            "rpc_method": method,
+            "rpc_code": code.name,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
 
 
 _CODES_BY_VALUE = {c.value[0]: c for c in grpc.StatusCode}

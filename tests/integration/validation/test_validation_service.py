@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -148,3 +149,19 @@ async def test_unknown_rule_sets_and_fields_are_invalid_arguments(stub, mint) ->
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     listed = await stub.ListRuleSets(pb.ListRuleSetsRequest(), metadata=md)
     assert {rs.name for rs in listed.rule_sets} == {"claims", "maintenance", "registry"}
+
+
+async def test_each_batch_is_answered_before_the_client_sends_the_next(stub, mint) -> None:
+    """A partner that waits for each answer before sending more must not wait forever."""
+    queue: asyncio.Queue[pb.ValidateBatchesRequest | None] = asyncio.Queue()
+
+    async def requests() -> AsyncIterator[pb.ValidateBatchesRequest]:
+        while (item := await queue.get()) is not None:
+            yield item
+
+    call = stub.ValidateBatches(requests(), metadata=meta(mint("partner")), timeout=10)
+    for i in range(3):
+        await queue.put(_batch(100, f"w{i}"))
+        reply = await asyncio.wait_for(call.read(), 5)
+        assert reply.batch_id == f"w{i}" and reply.rows == 100
+    await queue.put(None)
