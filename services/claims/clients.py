@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from elevins.policy.v1 import policy_pb2 as ppb
 from elevins.policy.v1 import policy_pb2_grpc
@@ -35,6 +34,7 @@ from services.claims.domain.errors import InvalidValue, NotFound, PreconditionFa
 from services.claims.domain.quotes import QuoteLine
 from shared.clock import shanghai_date
 from shared.errors import details_of
+from shared.timestamps import to_timestamp
 
 CALL_TIMEOUT_S = 5.0
 
@@ -79,12 +79,6 @@ class PolicyClient(Protocol):
     async def reserve(self, *, claim_id: str, policy_id: str, amount_fen: int) -> None: ...
 
     async def pay(self, *, claim_id: str, amount_fen: int) -> None: ...
-
-
-def _ts(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 class GrpcPolicyClient:
@@ -163,7 +157,7 @@ class GrpcPolicyClient:
         reply = await self._call(
             "CheckCoverage",
             ppb.CheckCoverageRequest(
-                registration_code=registration_code, loss_time=_ts(loss_time), peril=peril
+                registration_code=registration_code, loss_time=to_timestamp(loss_time), peril=peril
             ),
         )
         assert isinstance(reply, ppb.CheckCoverageResponse)

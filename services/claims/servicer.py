@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from elevins.claims.v1 import claims_pb2 as pb
 from elevins.claims.v1 import claims_pb2_grpc
@@ -25,6 +23,7 @@ from shared.errors import (
     from_domain_error,
     invalid_argument,
 )
+from shared.timestamps import from_timestamp, to_timestamp
 
 M = TypeVar("M", bound=Message)
 
@@ -49,26 +48,6 @@ def map_domain_error(exc: Exception) -> ServiceError | None:
     if isinstance(exc, UpstreamUnavailable):
         return ServiceError(grpc.StatusCode.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", str(exc))
     return from_domain_error(exc)
-
-
-def _moment(stamp: Timestamp, field: str, violations: Violations) -> datetime | None:
-    if stamp.seconds == 0 and stamp.nanos == 0:
-        return None
-    try:
-        return stamp.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        violations.add(field, "not a valid timestamp")
-        return None
-
-
-def _ts(moment: datetime | str | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def _required(violations: Violations, value: str, field: str) -> None:
@@ -105,7 +84,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         v = Violations()
         v.require(request.source in _SOURCES, "source", "one of the Source values")
         _required(v, request.registration_code, "registration_code")
-        occurred_at = _moment(request.occurred_at, "occurred_at", v)
+        occurred_at = from_timestamp(request.occurred_at, "occurred_at", v)
         v.raise_if_any()
         intake = await self.uc.report_loss(
             source=_SOURCES[request.source],
@@ -140,7 +119,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     ) -> pb.RecordArrivalResponse:
         v = Violations()
         _required(v, request.claim_id, "claim_id")
-        at = _moment(request.arrived_at, "arrived_at", v)
+        at = from_timestamp(request.arrived_at, "arrived_at", v)
         v.raise_if_any()
         return await self._write(
             "RecordArrival",
@@ -226,7 +205,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     ) -> pb.MarkRepairedResponse:
         v = Violations()
         _required(v, request.claim_id, "claim_id")
-        at = _moment(request.repaired_at, "repaired_at", v)
+        at = from_timestamp(request.repaired_at, "repaired_at", v)
         v.raise_if_any()
         return await self._write(
             "MarkRepaired",
@@ -354,7 +333,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
                 events=[
                     pb.AuditEvent(
                         seq=e.seq,
-                        at=_ts(e.at),
+                        at=to_timestamp(e.at),
                         actor=e.actor,
                         kind=e.kind,
                         payload_json=json.dumps(
@@ -399,7 +378,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
                         topic=e.topic,
                         key=e.key,
                         payload_json=json.dumps(e.payload, ensure_ascii=False, sort_keys=True),
-                        created_at=_ts(e.created_at),
+                        created_at=to_timestamp(e.created_at),
                     )
                     for _, e in rows
                 ],
@@ -421,7 +400,7 @@ async def claim_pb(store: ClaimsStore, claim: ClaimRow, *, full: bool = True) ->
         description=claim.description,
         source=_SOURCES_PB.get(claim.source, pb.SOURCE_UNSPECIFIED),
         report_count=claim.report_count,
-        reported_at=_ts(claim.reported_at),
+        reported_at=to_timestamp(claim.reported_at),
         policy_id=claim.policy_id or "",
         contractor_id=claim.contractor_id or "",
         property_manager_confirmed=bool(claim.pm_confirmed_by),
@@ -465,7 +444,7 @@ async def claim_pb(store: ClaimsStore, claim: ClaimRow, *, full: bool = True) ->
                         decision.get("kind", "approve" if decision.get("approve") else "send_back")
                     ),
                     reviewer=str(decision.get("reviewer", "")),
-                    at=_ts(decision.get("at")),
+                    at=to_timestamp(decision.get("at")),
                     approved_total_fen=int(decision.get("approved_total_fen") or 0),
                     reason_codes=list(decision.get("reason_codes", [])),
                     note=str(decision.get("note", "")),
@@ -480,7 +459,7 @@ async def claim_pb(store: ClaimsStore, claim: ClaimRow, *, full: bool = True) ->
             to_state=t["to_state"],
             action=t["action"],
             actor=t["actor"],
-            at=_ts(t["at"]),
+            at=to_timestamp(t["at"]),
             reason=t["reason"],
         )
         for t in await store.timeline(claim.id)
@@ -491,9 +470,9 @@ async def claim_pb(store: ClaimsStore, claim: ClaimRow, *, full: bool = True) ->
 def _clock_pb(c: ClockRow) -> pb.Clock:
     return pb.Clock(
         kind=c.kind,
-        due_at=_ts(c.due_at),
-        target_at=_ts(c.target_at),
-        met_at=_ts(c.met_at),
+        due_at=to_timestamp(c.due_at),
+        target_at=to_timestamp(c.target_at),
+        met_at=to_timestamp(c.met_at),
         breached=c.breached_at is not None,
     )
 
@@ -523,9 +502,11 @@ def _quote_pb(q: QuoteRow, claim: ClaimRow) -> pb.Quote:
         lines=lines,
         total_fen=q.total_fen,
         submitted_by=q.submitted_by,
-        submitted_at=_ts(q.submitted_at),
+        submitted_at=to_timestamp(q.submitted_at),
     )
 
 
 def _payout_pb(p: PayoutRow) -> pb.Payout:
-    return pb.Payout(amount_fen=p.amount_fen, contractor_id=p.contractor_id, paid_at=_ts(p.paid_at))
+    return pb.Payout(
+        amount_fen=p.amount_fen, contractor_id=p.contractor_id, paid_at=to_timestamp(p.paid_at)
+    )

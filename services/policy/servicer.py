@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from fractions import Fraction
 from functools import partial
 from typing import TypeVar
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from elevins.policy.v1 import policy_pb2 as pb
 from elevins.policy.v1 import policy_pb2_grpc
@@ -38,6 +36,7 @@ from shared.errors import (
     invalid_argument,
 )
 from shared.logs import mask_name
+from shared.timestamps import from_timestamp, to_timestamp
 
 M = TypeVar("M", bound=Message)
 
@@ -71,24 +70,6 @@ _VOTE_STATUS = {
     "failed": pb.VOTE_STATUS_FAILED,
 }
 MAX_PAGE = 500
-
-
-def _ts(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
-def _moment(stamp: Timestamp, field: str, violations: Violations) -> datetime | None:
-    if stamp.seconds == 0 and stamp.nanos == 0:
-        return None
-    try:
-        return stamp.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        violations.add(field, "not a valid timestamp")
-        return None
 
 
 class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
@@ -358,7 +339,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         v = Violations()
         v.require(bool(request.elevator_id), "elevator_id", "required")
         v.require(bool(request.product_code), "product_code", "required")
-        starts_at = _moment(request.starts_at, "starts_at", v)
+        starts_at = from_timestamp(request.starts_at, "starts_at", v)
         v.raise_if_any()
 
         async def work(store: PolicyStore) -> pb.IssuePolicyResponse:
@@ -402,7 +383,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         v.require(
             bool(request.reason.strip()), "reason", "required: say why the policy is cancelled"
         )
-        effective_at = _moment(request.effective_at, "effective_at", v)
+        effective_at = from_timestamp(request.effective_at, "effective_at", v)
         v.raise_if_any()
 
         async def work(store: PolicyStore) -> pb.CancelPolicyResponse:
@@ -424,7 +405,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         require_role(*READERS)
         v = Violations()
         v.require(bool(request.registration_code), "registration_code", "required")
-        loss_time = _moment(request.loss_time, "loss_time", v)
+        loss_time = from_timestamp(request.loss_time, "loss_time", v)
         v.require(loss_time is not None, "loss_time", "required")
         peril = _check(v, lambda: parse_peril(request.peril))
         v.raise_if_any()
@@ -604,8 +585,8 @@ def vote_pb(vote: VoteRecord) -> pb.Vote:
         ballots=[pb.Ballot(owner_id=o, choice=_BALLOTS_PB[c]) for o, c in vote.ballots.items()],
         tally=tally,
         explanation=vote.explanation or [],
-        opened_at=_ts(vote.opened_at),
-        closed_at=_ts(vote.closed_at),
+        opened_at=to_timestamp(vote.opened_at),
+        closed_at=to_timestamp(vote.closed_at),
     )
 
 
@@ -633,12 +614,12 @@ def policy_pb(record: PolicyRecord) -> pb.Policy:
         policy_id=p.policy_id,
         elevator_id=p.elevator_id,
         product=product_pb(p.product),
-        starts_at=_ts(p.start),
-        ends_at=_ts(p.end),
+        starts_at=to_timestamp(p.start),
+        ends_at=to_timestamp(p.end),
         status=pb.POLICY_STATUS_ACTIVE
         if p.status.value == "active"
         else pb.POLICY_STATUS_CANCELLED,
-        cancelled_at=_ts(p.cancelled_at),
+        cancelled_at=to_timestamp(p.cancelled_at),
         premium_fen=p.premium_fen,
         refund_fen=p.refund_fen,
         funding=pb.FundingPlan(
