@@ -4,10 +4,8 @@ The benchmark process serves (the validation service, and a bare bidirectional e
 it); a child process started with ``spawn`` (never ``fork``: gRPC's threads do not survive
 it) builds the claims batches once, serialises them once, then, for each :class:`StreamRound`,
 opens streams one after another for ``seconds``, each carrying ``in_flight`` batches written
-at once, and reads their replies. (Not a sliding window of batches on one long stream: the
-standard interceptors, ``shared.interceptors.Around``, hold a response stream until the
-handler ends, so ``ValidateBatches`` answers nothing before the client closes its side, and
-a client waiting for a reply before writing more would wait forever.) Both targets are sent
+at once, and reads their replies (replies stream back as each batch is judged; a sliding
+window on one long stream would measure the same work). Both targets are sent
 the very same serialised bytes through a raw (no serialiser) stream, so what differs between
 them is only what the server does with them: the echo answers the bytes unchanged; the
 service parses them, evaluates the rule set and answers the failing rows, which the child
