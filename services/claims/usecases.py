@@ -228,7 +228,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         return await self._move(store, claim, Action.DISPATCH, contractor_id=contractor_id)
 
     async def arrive(self, store: ClaimsStore, *, claim_id: str, at: datetime | None) -> ClaimRow:
-        claim = await self._claim(store, claim_id, contractor_only=True)
+        claim = await self._claim(store, claim_id)
         moment = at or self.clock.now()
         moved = await self._move(store, claim, Action.ARRIVE, at=moment)
         await self._stop_clock(store, claim_id, ClockKind.ARRIVAL, moment)
@@ -237,7 +237,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
     async def submit_quote(
         self, store: ClaimsStore, *, claim_id: str, lines: Sequence[QuoteLine]
     ) -> ClaimRow:
-        claim = await self._claim(store, claim_id, contractor_only=True)
+        claim = await self._claim(store, claim_id)
         principal = current_principal()
         now = self.clock.now()
         total_fen = sum(line.amount_fen for line in lines)
@@ -430,7 +430,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
     async def mark_repaired(
         self, store: ClaimsStore, *, claim_id: str, at: datetime | None
     ) -> ClaimRow:
-        claim = await self._claim(store, claim_id, contractor_only=True)
+        claim = await self._claim(store, claim_id)
         moment = at or self.clock.now()
         moved = await self._move(store, claim, Action.MARK_REPAIRED, at=moment)
         await self._stop_clock(store, claim_id, ClockKind.REPAIR, moment)
@@ -575,9 +575,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
             raise ClaimNotFound(claim_id)
         return claim
 
-    async def _claim(
-        self, store: ClaimsStore, claim_id: str, *, lock: bool = True, contractor_only: bool = False
-    ) -> ClaimRow:
+    async def _claim(self, store: ClaimsStore, claim_id: str, *, lock: bool = True) -> ClaimRow:
         claim = await store.claim(claim_id, for_update=lock)
         if claim is None:
             raise ClaimNotFound(claim_id)
@@ -585,7 +583,6 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         principal = current_principal()
         if principal.role is Role.CONTRACTOR and claim.contractor_id != principal.subject:
             raise NotYourClaim(f"claim {claim_id} is not dispatched to {principal.subject}")
-        del contractor_only  # roles per action are checked by the state machine
         return claim
 
     async def _move(
