@@ -21,6 +21,7 @@ from services.claims.usecases import ClaimsUseCases
 from shared.auth import Principal, Role, mint_token, set_principal
 
 CONTRACTOR = "demo-contractor"
+ROOM_NEEDED_FEN = 10_000_000  # 100,000 CNY: more than any scripted quote
 DEMO_REPORTER = "iot-platform-demo"
 # (how far to take the claim, fault category, quote lines as (description, quantity, unit, fen))
 SCRIPT: tuple[tuple[str, str, tuple[tuple[str, str, str, int], ...]], ...] = (
@@ -82,13 +83,27 @@ async def _insured_codes(settings: ClaimsSettings, count: int) -> list[str]:
         regions=["*"],
         ttl_seconds=600,
     )
+    metadata = (("authorization", f"Bearer {token}"),)
+    codes: list[str] = []
     async with grpc.aio.insecure_channel(settings.policy_addr) as channel:
-        reply = await policy_pb2_grpc.PolicyServiceStub(channel).ListElevators(
-            ppb.ListElevatorsRequest(page_size=200),
-            metadata=(("authorization", f"Bearer {token}"),),
-            timeout=10,
+        stub = policy_pb2_grpc.PolicyServiceStub(channel)
+        reply = await stub.ListElevators(
+            ppb.ListElevatorsRequest(page_size=200), metadata=metadata, timeout=10
         )
-    return [e.spec.registration_code for e in reply.elevators if e.current_policy_id][:count]
+        for elevator in reply.elevators:
+            if len(codes) == count or not elevator.current_policy_id:
+                continue
+            policy = (
+                await stub.GetPolicy(
+                    ppb.GetPolicyRequest(policy_id=elevator.current_policy_id),
+                    metadata=metadata,
+                    timeout=10,
+                )
+            ).policy
+            # Room for the demo repairs: a policy year already used up would pay nothing.
+            if policy.remaining_fen >= ROOM_NEEDED_FEN:
+                codes.append(elevator.spec.registration_code)
+    return codes
 
 
 async def _as_is(store: object, claim: ClaimRow) -> ClaimRow:
