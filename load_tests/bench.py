@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from load_tests.benchmarks import claims, policy, pricing, validation
+from load_tests.benchmarks import claims, contractors, policy, pricing, validation
 from load_tests.harness import (
     DEFAULT_OUT,
     ROOT,
@@ -39,6 +39,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     pricing.match_lines,
     validation.core_rows,
     validation.grpc_rows,
+    contractors.scorecards_recompute,
 )
 
 
