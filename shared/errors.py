@@ -84,23 +84,6 @@ def bad_field(
     return invalid_argument([FieldViolation(field_name, description)], reason=reason)
 
 
-def not_found(what: str, key: str, *, field_name: str | None = None) -> ServiceError:
-    violations = (FieldViolation(field_name, f"no {what} {key!r}"),) if field_name else ()
-    return ServiceError(
-        grpc.StatusCode.NOT_FOUND,
-        f"{what.upper().replace(' ', '_')}_NOT_FOUND",
-        f"{what} {key!r} not found",
-        violations,
-    )
-
-
-def failed_precondition(
-    reason: str, message: str, *, field_name: str | None = None
-) -> ServiceError:
-    violations = (FieldViolation(field_name, message),) if field_name else ()
-    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, reason, message, violations)
-
-
 def permission_denied(message: str, *, reason: str = "PERMISSION_DENIED") -> ServiceError:
     return ServiceError(grpc.StatusCode.PERMISSION_DENIED, reason, message)
 

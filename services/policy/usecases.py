@@ -307,7 +307,7 @@ class PolicyUseCases(Transactions[PolicyStore]):
             product=product,
             start=starts_at or now,
             vote_passed=vote is not None and vote.status == "passed",
-            inspection=self._inspection_or_lapsed(elevator.inspection, now),
+            inspection=elevator.inspection,
             as_of=now,
         )
         assert vote is not None  # issue_policy refuses a policy without a passed vote
@@ -320,18 +320,10 @@ class PolicyUseCases(Transactions[PolicyStore]):
         renewed = renew(
             current.policy,
             new_policy_id=new_id("pol"),
-            inspection=self._inspection_or_lapsed(elevator.inspection, now),
+            inspection=elevator.inspection,
             as_of=now,
         )
         return await self._fund_and_store(store, elevator, renewed, current.vote_id)
-
-    @staticmethod
-    def _inspection_or_lapsed(facts: InspectionFacts | None, now: datetime) -> InspectionFacts:
-        # An elevator with no inspection on record is treated as one whose inspection lapsed
-        # long ago: it must not run, so it is neither insurable nor covered.
-        if facts is not None:
-            return facts
-        return InspectionFacts(date(1970, 1, 1), InspectionResult.PASSED, date(1970, 1, 2))
 
     async def _fund_and_store(
         self, store: PolicyStore, elevator: Elevator, policy: Policy, vote_id: str
@@ -443,7 +435,7 @@ class PolicyUseCases(Transactions[PolicyStore]):
             policy=record.policy if record else None,
             loss_time=loss_time,
             peril=peril,
-            inspection=self._inspection_or_lapsed(inspection, loss_time),
+            inspection=inspection,
             used_fen=record.reserved_fen + record.paid_fen if record else 0,
         )
         return decision, record

@@ -95,21 +95,21 @@ def check_coverage(
     policy: Policy | None,
     loss_time: datetime,
     peril: Peril,
-    inspection: InspectionFacts,
+    inspection: InspectionFacts | None,
     used_fen: int,
 ) -> CoverageDecision:
     """Decide whether a loss is covered; list every reason it is not.
 
     ``used_fen`` is what the policy year has reserved plus paid so far; ``inspection`` is the
-    inspection in force on the loss day.
+    inspection in force on the loss day (None: none on record, which counts as expired).
     """
     require_aware(loss_time, "loss_time")
     if used_fen < 0:
         raise InvalidValue("used_fen", f"used amount must not be negative, got {used_fen}")
     found: set[CoverageReason] = set()
-    if inspection.failed:
+    if inspection is not None and inspection.failed:
         found.add(CoverageReason.INSPECTION_FAILED)
-    if inspection.overdue_on(china_date(loss_time)):
+    if inspection is None or inspection.overdue_on(china_date(loss_time)):
         found.add(CoverageReason.INSPECTION_EXPIRED)
     remaining = 0
     if policy is None:

@@ -134,7 +134,12 @@ class CancellationResult:
     term_days: int
 
 
-def _inspection_reasons(inspection: InspectionFacts, as_of: datetime) -> list[IssuanceReason]:
+def _inspection_reasons(
+    inspection: InspectionFacts | None, as_of: datetime
+) -> list[IssuanceReason]:
+    # No inspection on record: the elevator has no valid inspection, so it must not run.
+    if inspection is None:
+        return [IssuanceReason.INSPECTION_EXPIRED]
     reasons = []
     if inspection.failed:
         reasons.append(IssuanceReason.INSPECTION_FAILED)
@@ -144,7 +149,7 @@ def _inspection_reasons(inspection: InspectionFacts, as_of: datetime) -> list[Is
 
 
 def check_issuable(
-    vote_outcome_passed: bool, inspection: InspectionFacts, as_of: datetime
+    vote_outcome_passed: bool, inspection: InspectionFacts | None, as_of: datetime
 ) -> list[IssuanceReason]:
     """Every reason a new policy cannot be issued at ``as_of``; empty means it can."""
     require_aware(as_of, "as_of")
@@ -159,7 +164,7 @@ def issue_policy(
     product: Product,
     start: datetime,
     vote_passed: bool,
-    inspection: InspectionFacts,
+    inspection: InspectionFacts | None,
     as_of: datetime,
 ) -> Policy:
     """A new one-year policy at the product's premium, or ``PolicyNotIssuable`` with reasons."""
@@ -182,7 +187,7 @@ def issue_policy(
 
 
 def check_renewable(
-    policy: Policy, inspection: InspectionFacts, as_of: datetime
+    policy: Policy, inspection: InspectionFacts | None, as_of: datetime
 ) -> list[IssuanceReason]:
     """Every reason ``policy`` cannot be renewed at ``as_of``; empty means it can."""
     require_aware(as_of, "as_of")
@@ -198,7 +203,7 @@ def renew(
     policy: Policy,
     *,
     new_policy_id: str,
-    inspection: InspectionFacts,
+    inspection: InspectionFacts | None,
     as_of: datetime,
     product: Product | None = None,
 ) -> Policy:

@@ -131,3 +131,19 @@ def test_reason_codes_are_stable_and_explained():
     ]
     for reason in CoverageReason:
         assert reason.en and reason.zh
+
+
+def test_no_inspection_on_record_counts_as_expired() -> None:
+    from datetime import UTC, datetime
+
+    from services.policy.domain.coverage import CoverageReason, check_coverage
+    from services.policy.domain.products import Peril
+
+    decision = check_coverage(
+        policy=None,
+        loss_time=datetime(2026, 11, 1, tzinfo=UTC),
+        peril=Peril.MECHANICAL_FAILURE,
+        inspection=None,
+        used_fen=0,
+    )
+    assert decision.reasons == (CoverageReason.NO_POLICY, CoverageReason.INSPECTION_EXPIRED)

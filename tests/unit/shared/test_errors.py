@@ -1,7 +1,7 @@
 import grpc
 from google.rpc import error_details_pb2
 
-from shared.errors import FieldViolation, Violations, invalid_argument, not_found
+from shared.errors import FieldViolation, Violations, invalid_argument
 
 
 def test_invalid_argument_carries_every_field_violation_and_a_reason() -> None:
@@ -30,9 +30,3 @@ def test_violations_collect_before_raising() -> None:
         assert [f.field for f in error.violations] == ["x", "y"]  # type: ignore[attr-defined]
     else:
         raise AssertionError("expected INVALID_ARGUMENT")
-
-
-def test_not_found_names_the_thing_and_the_field() -> None:
-    error = not_found("elevator", "elv_1", field_name="elevator_id")
-    assert error.code == grpc.StatusCode.NOT_FOUND and error.reason == "ELEVATOR_NOT_FOUND"
-    assert error.violations == (FieldViolation("elevator_id", "no elevator 'elv_1'"),)
