@@ -49,6 +49,24 @@ class Transactions(Generic[S]):
             work=lambda uow: work(self._store(uow.conn)),
         )
 
+    async def write(
+        self,
+        method: str,
+        request: Message,
+        response_type: type[M],
+        work: Callable[[S], Awaitable[M]],
+    ) -> M:
+        """``idempotent`` for an RPC request that carries its own ``request_id`` field (every
+        mutating request does: buf-linted protos, checked by the contract tests)."""
+        request_id: str = request.request_id  # type: ignore[attr-defined]
+        return await self.idempotent(
+            request_id=request_id,
+            method=method,
+            request=request,
+            response_type=response_type,
+            work=work,
+        )
+
     async def transaction(self, work: Callable[[S], Awaitable[T]]) -> T:
         """One unit of work without a request id: writes with a natural idempotency key of
         their own (a claim id, a source event id) and operator tooling such as seeding."""

@@ -69,14 +69,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
             claim = await work(store)
             return response_type(claim=await claim_pb(store, claim))
 
-        request_id: str = request.request_id  # type: ignore[attr-defined]  # every write has one
-        return await self.uc.idempotent(
-            request_id=request_id,
-            method=method,
-            request=request,
-            response_type=response_type,
-            work=respond,
-        )
+        return await self.uc.write(method, request, response_type, respond)
 
     async def ReportLoss(
         self, request: pb.ReportLossRequest, context: Any

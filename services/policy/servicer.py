@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from fractions import Fraction
 from functools import partial
 from typing import TypeVar
@@ -76,22 +76,6 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
     def __init__(self, usecases: PolicyUseCases) -> None:
         self.uc = usecases
 
-    async def _write(
-        self,
-        method: str,
-        request: Message,
-        response_type: type[M],
-        work: Callable[[PolicyStore], Awaitable[M]],
-    ) -> M:
-        request_id: str = request.request_id  # type: ignore[attr-defined]  # every write has one
-        return await self.uc.idempotent(
-            request_id=request_id,
-            method=method,
-            request=request,
-            response_type=response_type,
-            work=work,
-        )
-
     # ------------------------------------------------------------ registry
 
     async def RegisterCommunity(
@@ -117,7 +101,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             )
             return pb.RegisterCommunityResponse(community=community_pb(community))
 
-        return await self._write("RegisterCommunity", request, pb.RegisterCommunityResponse, work)
+        return await self.uc.write("RegisterCommunity", request, pb.RegisterCommunityResponse, work)
 
     async def RegisterFlats(
         self, request: pb.RegisterFlatsRequest, context: object
@@ -142,7 +126,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             )
             return pb.RegisterFlatsResponse(flats=[flat_pb(f) for f in stored])
 
-        return await self._write("RegisterFlats", request, pb.RegisterFlatsResponse, work)
+        return await self.uc.write("RegisterFlats", request, pb.RegisterFlatsResponse, work)
 
     async def RegisterElevator(
         self, request: pb.RegisterElevatorRequest, context: object
@@ -180,7 +164,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             )
             return pb.RegisterElevatorResponse(elevator=elevator_pb(elevator))
 
-        return await self._write("RegisterElevator", request, pb.RegisterElevatorResponse, work)
+        return await self.uc.write("RegisterElevator", request, pb.RegisterElevatorResponse, work)
 
     async def RecordInspection(
         self, request: pb.RecordInspectionRequest, context: object
@@ -211,7 +195,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             )
             return pb.RecordInspectionResponse(elevator=elevator_pb(elevator))
 
-        return await self._write("RecordInspection", request, pb.RecordInspectionResponse, work)
+        return await self.uc.write("RecordInspection", request, pb.RecordInspectionResponse, work)
 
     async def GetElevator(
         self, request: pb.GetElevatorRequest, context: object
@@ -276,7 +260,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             )
             return pb.OpenVoteResponse(vote=vote_pb(vote))
 
-        return await self._write("OpenVote", request, pb.OpenVoteResponse, work)
+        return await self.uc.write("OpenVote", request, pb.OpenVoteResponse, work)
 
     async def CastBallots(
         self, request: pb.CastBallotsRequest, context: object
@@ -300,7 +284,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             vote = await self.uc.cast_ballots(store, vote_id=request.vote_id, cast=cast)
             return pb.CastBallotsResponse(vote=vote_pb(vote))
 
-        return await self._write("CastBallots", request, pb.CastBallotsResponse, work)
+        return await self.uc.write("CastBallots", request, pb.CastBallotsResponse, work)
 
     async def CloseVote(
         self, request: pb.CloseVoteRequest, context: object
@@ -313,7 +297,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
                 vote=vote_pb(await self.uc.close_vote(store, vote_id=request.vote_id))
             )
 
-        return await self._write("CloseVote", request, pb.CloseVoteResponse, work)
+        return await self.uc.write("CloseVote", request, pb.CloseVoteResponse, work)
 
     async def GetVote(self, request: pb.GetVoteRequest, context: object) -> pb.GetVoteResponse:
         require_role(*READERS)
@@ -351,7 +335,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             )
             return pb.IssuePolicyResponse(policy=policy_pb(record))
 
-        return await self._write("IssuePolicy", request, pb.IssuePolicyResponse, work)
+        return await self.uc.write("IssuePolicy", request, pb.IssuePolicyResponse, work)
 
     async def GetPolicy(
         self, request: pb.GetPolicyRequest, context: object
@@ -372,7 +356,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
                 policy=policy_pb(await self.uc.renew_policy(store, policy_id=request.policy_id))
             )
 
-        return await self._write("RenewPolicy", request, pb.RenewPolicyResponse, work)
+        return await self.uc.write("RenewPolicy", request, pb.RenewPolicyResponse, work)
 
     async def CancelPolicy(
         self, request: pb.CancelPolicyRequest, context: object
@@ -395,7 +379,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             )
             return pb.CancelPolicyResponse(policy=policy_pb(record))
 
-        return await self._write("CancelPolicy", request, pb.CancelPolicyResponse, work)
+        return await self.uc.write("CancelPolicy", request, pb.CancelPolicyResponse, work)
 
     # ------------------------------------------------------------ coverage and limits
 
