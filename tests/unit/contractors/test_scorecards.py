@@ -2,7 +2,7 @@ import datetime as dt
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.contractors.domain.events import EventKind, JobEvent
@@ -118,6 +118,7 @@ def test_peers_are_compared_within_their_region_only():
 
 @settings(max_examples=40, deadline=None)
 @given(small=st.integers(1, 5), extra=st.integers(20, 200), good_share=st.floats(0.0, 1.0))
+@example(small=4, extra=20, good_share=0.125)  # a clipped interval, found by a CI run
 def test_shrinkage_moves_small_samples_more_than_large(small, extra, good_share):
     """Same raw rate, fewer jobs → closer to the regional mean and a wider interval."""
     large = small + extra
@@ -136,7 +137,10 @@ def test_shrinkage_moves_small_samples_more_than_large(small, extra, good_share)
     s, lg = (cards[n].metric(Metric.RESCUE_WITHIN_15) for n in ("small", "large"))
     assert s.shrinkage > lg.shrinkage
     assert s.n_effective < lg.n_effective
-    assert s.upper - s.lower >= lg.upper - lg.lower - 1e-12
+    # The interval is a normal approximation clipped to [0, 1]: near a bound the clipping can
+    # hide the small sample's wider spread, so widths are compared where neither is clipped.
+    if s.lower > 0 and s.upper < 1 and lg.lower > 0 and lg.upper < 1:
+        assert s.upper - s.lower >= lg.upper - lg.lower - 1e-12
     for m in (s, lg):
         assert abs(m.shrunk_rate - m.prior_mean) <= abs(m.raw_rate - m.prior_mean) + 1e-12
         assert m.lower <= m.shrunk_rate <= m.upper
