@@ -7,7 +7,7 @@ GEN := build/gen
 PROTOS := $(shell find protos -name '*.proto')
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup protos run test test-unit test-integration lint bench load clean
+.PHONY: setup protos run test test-unit test-integration lint bench load clean k8s-validate
 
 setup: $(VENV)/.installed $(GEN)/.stamp
 
@@ -53,6 +53,12 @@ bench: setup
 
 load: setup
 	$(BIN)/python -m load_tests.load
+
+# Render every k8s overlay, validate it offline against the Kubernetes schemas, and run the
+# manifest policy tests (they also run in `make test`). No cluster, kubectl or Docker needed.
+k8s-validate: setup
+	$(BIN)/python -m k8s.validate
+	$(BIN)/python -m pytest tests/k8s -q
 
 clean:
 	rm -rf build .devstack
