@@ -51,10 +51,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(name="policy", port=50051, seed=True),
     # Pricing before claims: the demo claims are judged against the demo prices.
     ServiceSpec(name="pricing", port=50053, seed=True),
+    # Contractors before claims: the demo claims are dispatched to registered contractors.
+    ServiceSpec(name="contractors", port=50056, seed=True),
     ServiceSpec(name="claims", port=50052, seed=True),
     # ServiceSpec(name="evidence", port=50054),
     ServiceSpec(name="validation", port=50055, migrate=False),
-    # ServiceSpec(name="contractors", port=50056),
     # ServiceSpec(name="exchange", port=50057),
     # ServiceSpec(name="web", port=8080, kind="http", migrate=False),
 )

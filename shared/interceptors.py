@@ -16,7 +16,7 @@ import grpc
 from grpc_status import rpc_status
 
 from shared.auth import Principal, bearer, set_principal, verify_token
-from shared.errors import ServiceError
+from shared.errors import ServiceError, from_domain_error
 
 log = logging.getLogger("elevins.rpc")
 
@@ -106,10 +106,13 @@ class Around(_Interceptor):
 
 
 class ErrorInterceptor(Around):
-    """ServiceError and mapped domain errors become rich statuses; anything else is INTERNAL."""
+    """ServiceError and domain errors become rich statuses; anything else is INTERNAL.
+
+    Every service's domain errors map by their kind (``from_domain_error``); a service may pass
+    a mapper of its own for exceptions that are not domain errors."""
 
     def __init__(self, map_error: ErrorMapper | None = None) -> None:
-        self._map_error = map_error
+        self._map_error = map_error or from_domain_error
 
     async def around(self, method: str, call: Call, request: Any, context: Context) -> Any:
         try:
@@ -133,7 +136,7 @@ class ErrorInterceptor(Around):
     async def _answer(self, method: str, exc: Exception, context: Context) -> None:
         if isinstance(exc, ServiceError):
             await _abort(context, exc)
-        mapped = (self._map_error(exc) if self._map_error else None) or _transient(exc)
+        mapped = self._map_error(exc) or _transient(exc)
         if mapped is None:
             log.exception("unhandled error in %s", method, exc_info=exc)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")

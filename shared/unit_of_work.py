@@ -78,3 +78,7 @@ class Transactions(Generic[S]):
     async def read(self, work: Callable[[S], Awaitable[T]]) -> T:
         async with self._uow() as uow:
             return await work(self._store(uow.conn))
+
+    async def dispose(self) -> None:
+        """Close the engine's connections (the server's stop hook)."""
+        await self._engine.dispose()

@@ -11,6 +11,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -174,4 +175,31 @@ async def validation_channel(validation_addr: str) -> AsyncIterator[grpc.aio.Cha
 
     options = [("grpc.max_send_message_length", 2 * MAX_MESSAGE_BYTES)]
     async with grpc.aio.insecure_channel(validation_addr, options=options) as channel:
+        yield channel
+
+
+# The contractors service judges "this month" by its clock: tests fix it mid-December 2026.
+CONTRACTORS_NOW = datetime(2026, 12, 15, 4, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+async def contractors_addr(service_environ: dict[str, str]) -> AsyncIterator[str]:
+    """The contractors service in-process on a migrated schema, its clock in December 2026."""
+    from services.contractors.__main__ import MIGRATIONS
+    from services.contractors.server import SCHEMA, build_app
+    from services.contractors.settings import ContractorsSettings
+    from shared.clock import ManualClock
+    from shared.migrations import upgrade
+
+    settings = ContractorsSettings.from_env(service_environ)
+    await asyncio.to_thread(upgrade, MIGRATIONS, schema=SCHEMA, database_url=settings.database_url)
+    app, _ = build_app(settings, port=0, clock=ManualClock(CONTRACTORS_NOW))
+    server, port = await app.start()
+    yield f"127.0.0.1:{port}"
+    await app.stop(server)
+
+
+@pytest.fixture(scope="session")
+async def contractors_channel(contractors_addr: str) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(contractors_addr) as channel:
         yield channel

@@ -13,10 +13,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 import grpc
 
+from elevins.contractors.v1 import contractors_pb2 as cpb
+from elevins.contractors.v1 import contractors_pb2_grpc
 from elevins.policy.v1 import policy_pb2 as ppb
 from elevins.policy.v1 import policy_pb2_grpc
 from elevins.pricing.v1 import pricing_pb2 as prpb
@@ -29,6 +31,7 @@ from services.claims.domain.adjudication import (
     EvidenceFlag,
     LinePrice,
     RuleFinding,
+    StandingStatus,
 )
 from services.claims.domain.errors import InvalidValue, NotFound, PreconditionFailed
 from services.claims.domain.quotes import QuoteLine
@@ -380,6 +383,36 @@ _FAKE_CATALOGUE: tuple[tuple[str, str, int], ...] = (
     ("编码器|encoder", "encoder", 150_000),
     ("按钮|button", "push_button", 8_000),
 )
+
+
+class GrpcContractorsClient:
+    """The contractors service's black/white list over gRPC. A contractor the register does not
+    know is treated as grey (ordinary review, never the white-list fast track) and says so."""
+
+    source = "contractors@claims"
+
+    def __init__(self, channel: grpc.aio.Channel, token: str) -> None:
+        self._stub = contractors_pb2_grpc.ContractorsServiceStub(channel)
+        self._md = (("authorization", f"Bearer {token}"),)
+
+    async def standing(self, contractor_id: str) -> ContractorStanding:
+        try:
+            reply = await self._stub.GetContractorStanding(
+                cpb.GetContractorStandingRequest(contractor_id=contractor_id),
+                metadata=self._md,
+                timeout=CALL_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return ContractorStanding("grey", f"{contractor_id} is not on the register")
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise UpstreamUnavailable(f"contractors service: {error.code().name}") from error
+            raise
+        s = reply.standing
+        status = cast(StandingStatus, s.status)  # ContractorStanding refuses any other value
+        return ContractorStanding(
+            status, f"{s.reason_code} ({s.period}, since {s.since}): {s.explanation_en}"
+        )
 
 
 @dataclass

@@ -10,6 +10,7 @@ import grpc
 
 from elevins.claims.v1 import claims_pb2, claims_pb2_grpc
 from services.claims.clients import (
+    GrpcContractorsClient,
     GrpcPolicyClient,
     GrpcPricingClient,
     GrpcValidationClient,
@@ -46,6 +47,10 @@ def _upstreams(
         validation = grpc.aio.insecure_channel(settings.validation_addr)
         channels.append(validation)
         upstreams.validation = GrpcValidationClient(validation, token)
+    if settings.contractors_addr:
+        contractors = grpc.aio.insecure_channel(settings.contractors_addr)
+        channels.append(contractors)
+        upstreams.contractors = GrpcContractorsClient(contractors, token)
     return upstreams
 
 

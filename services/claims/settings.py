@@ -8,6 +8,8 @@ class ClaimsSettings(CommonSettings):
     pricing_addr: str = env("PRICING_ADDR", default="")
     # Empty: the validation stand-in (no findings), likewise.
     validation_addr: str = env("VALIDATION_ADDR", default="")
+    # Empty: the contractors stand-in (everyone grey), likewise.
+    contractors_addr: str = env("CONTRACTORS_ADDR", default="")
     # Clean claims at or under this amount are approved without a person (1,000 CNY; a
     # white-listed contractor's up to 5,000 CNY). Above the second threshold (50,000 CNY)
     # a senior reviewer must approve too.

@@ -10,7 +10,6 @@ from services.policy.settings import PolicySettings
 from services.policy.usecases import PolicyUseCases
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
-from shared.errors import from_domain_error
 from shared.grpc_server import GrpcApp, ServiceBinding
 
 SCHEMA = "policy"
@@ -38,7 +37,6 @@ def build_app(
                 PolicyServicer(usecases),
             )
         ],
-        map_error=from_domain_error,
         grace_s=settings.grpc_shutdown_grace_s,
     )
     app.on_stop.append(engine.dispose)

@@ -82,9 +82,6 @@ class PricingUseCases(Transactions[PricingStore]):
         self._refresh_s = refresh_s
         self._checked_at = float("-inf")
 
-    async def dispose(self) -> None:
-        await self._engine.dispose()
-
     async def ensure_fresh(self) -> None:
         """Rebuild the book if another process (a seed, another replica) imported prices;
         looked at no more than once per ``refresh_s`` (one cheap query), on the request path."""

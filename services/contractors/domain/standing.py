@@ -338,3 +338,15 @@ def decide_standing(
     if target is current and not past and reason is StandingReason.SCORE_WITHIN_BAND:
         return decide(current, StandingReason.NEW_CONTRACTOR)
     return decide(target, reason, score=score, threshold=threshold)
+
+
+def deciding_scorecard(cards: Sequence[Scorecard]) -> Scorecard | None:
+    """The one scorecard of a month that decides a contractor's standing.
+
+    Standing is per contractor, scorecards per region. The region where the contractor did
+    most of the month's work decides; on a tie the lower score does, so that spreading work
+    over regions never hides a bad record.
+    """
+    if not cards:
+        return None
+    return max(cards, key=lambda c: (c.events, -c.composite, c.region))

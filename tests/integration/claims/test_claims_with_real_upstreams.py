@@ -13,6 +13,7 @@ from elevins.pricing.v1 import pricing_pb2_grpc
 from services.claims.server import build_app
 from services.claims.settings import ClaimsSettings
 from services.pricing.seed import demo_rows
+from shared.errors import details_of
 from tests.integration.claims.helpers import (
     TRACTION_MACHINE,
     Actors,
@@ -102,3 +103,96 @@ async def test_a_claim_is_priced_and_checked_by_the_real_services(
     line = claim.quote.lines[0]
     assert "PRICE_ABOVE_REFERENCE" in line.reason_codes and line.approved_fen < line.amount_fen
     assert claim.recommendation.needs_person and claim.state == "under_review"
+
+
+async def test_a_blacklisted_contractors_claim_is_held_and_gets_no_new_work(
+    claims_addr,  # migrates the claims schema this second claims server uses
+    service_environ,
+    policy_addr,
+    policy_channel,
+    contractors_addr,
+    contractors_channel,
+    mint,
+) -> None:
+    from elevins.contractors.v1 import contractors_pb2 as cpb
+    from elevins.contractors.v1 import contractors_pb2_grpc
+
+    contractors = contractors_pb2_grpc.ContractorsServiceStub(contractors_channel)
+    cid = f"ctr-{uuid.uuid4().hex[:8]}"
+    await contractors.RegisterContractor(
+        cpb.RegisterContractorRequest(
+            request_id=rid(),
+            contractor_id=cid,
+            name="株洲某电梯维修部",
+            licence_no=f"TS-{cid}",
+            regions=["430202"],
+        ),
+        metadata=meta(mint("service")),
+    )
+    settings = ClaimsSettings.from_env(
+        {**service_environ, "POLICY_ADDR": policy_addr, "CONTRACTORS_ADDR": contractors_addr}
+    )
+    app, _ = build_app(settings, port=0)
+    server, port = await app.start()
+    try:
+        code = await insured_registration_code(policy_channel, mint)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            a = Actors(channel, mint, contractor=cid)
+            claim_id = (await a.report(code)).claim.claim_id
+            await a.stub.DispatchContractor(
+                pb.DispatchContractorRequest(
+                    request_id=rid(), claim_id=claim_id, contractor_id=cid
+                ),
+                metadata=a.adjuster,
+            )
+            # Blacklisted while on the job: two supervisors, one requests, the other approves.
+            override = await contractors.RequestOverride(
+                cpb.RequestOverrideRequest(
+                    request_id=rid(),
+                    contractor_id=cid,
+                    status="black",
+                    reason="虚报维修项目",
+                    effective_from="2026-12",
+                ),
+                metadata=meta(mint("supervisor", subject="sup-chen", regions=("4302",))),
+            )
+            await contractors.ApproveOverride(
+                cpb.ApproveOverrideRequest(
+                    request_id=rid(), override_id=override.override.override_id
+                ),
+                metadata=meta(mint("supervisor", subject="sup-liu", regions=("4302",))),
+            )
+            await a.stub.RecordArrival(
+                pb.RecordArrivalRequest(request_id=rid(), claim_id=claim_id),
+                metadata=a.contractor,
+            )
+            claim = (
+                await a.stub.SubmitQuote(
+                    pb.SubmitQuoteRequest(
+                        request_id=rid(), claim_id=claim_id, lines=[TRACTION_MACHINE]
+                    ),
+                    metadata=a.contractor,
+                )
+            ).claim
+            new_claim = (await a.report(code)).claim.claim_id
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await a.stub.DispatchContractor(
+                    pb.DispatchContractorRequest(
+                        request_id=rid(), claim_id=new_claim, contractor_id=cid
+                    ),
+                    metadata=a.adjuster,
+                )
+    finally:
+        await app.stop(server)
+    assert "CONTRACTOR_BLACKLISTED" in claim.recommendation.reason_codes
+    assert claim.recommendation.needs_person and claim.state == "under_review"
+    contractor_step = next(t for t in claim.recommendation.trace if t.step == "contractor")
+    assert (
+        contractor_step.source == "contractors@claims"
+        and "MANUAL_OVERRIDE" in contractor_step.detail
+    )
+    error = details_of(refused.value)
+    assert (error.code, error.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "CONTRACTOR_BLACKLISTED",
+    )
