@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from load_tests.benchmarks import claims, contractors, policy, pricing, validation
+from load_tests.benchmarks import claims, contractors, evidence, policy, pricing, validation
 from load_tests.harness import (
     DEFAULT_OUT,
     ROOT,
@@ -40,6 +40,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     validation.core_rows,
     validation.grpc_rows,
     contractors.scorecards_recompute,
+    evidence.photo_matching,
+    evidence.hash_lookup,
 )
 
 
