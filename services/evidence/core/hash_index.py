@@ -99,7 +99,7 @@ class HashIndex:
 
     def _substrings(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:
         """(n, 4 × words) 16-bit substrings of ``hashes``."""
-        return np.ascontiguousarray(hashes).view(np.uint16).reshape(len(hashes), -1)
+        return np.ascontiguousarray(hashes).view(np.uint16).reshape(len(hashes), 4 * self.words)
 
     def _candidates(self, query: npt.NDArray[np.uint64], sub_radius: int) -> IntArray:
         """Positions of built entries with a substring within ``sub_radius`` of the query's."""

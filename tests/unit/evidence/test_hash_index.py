@@ -1,0 +1,79 @@
+"""The multi-index-hashing index returns exactly what a brute-force scan returns."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.evidence.core.hash_index import HashIndex, brute_force_nearest
+
+
+def _brute_top_k(hashes, query, k, r):
+    """Pure-Python popcounts: independent of the numpy code under test."""
+    d = [sum(bin(int(a ^ b)).count("1") for a, b in zip(row, query, strict=True)) for row in hashes]
+    order = sorted((int(x), i) for i, x in enumerate(d) if x <= r)
+    return order[:k]
+
+
+def _flip(row, bits):
+    out = row.copy()
+    for b in bits:
+        out[b // 64] ^= np.uint64(1) << np.uint64(b % 64)
+    return out
+
+
+@st.composite
+def cases(draw):
+    """A small index of clustered hashes (near-duplicates, ties) and a query near one."""
+    words = draw(st.sampled_from([1, 2, 4]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n = draw(st.integers(0, 60))
+    centres = np.frombuffer(rng.bytes(4 * words * 8), dtype=np.uint64).reshape(4, words)
+    rows = [
+        _flip(centres[rng.integers(4)], rng.choice(words * 64, rng.integers(0, 40), replace=False))
+        for _ in range(n)
+    ]
+    hashes = np.array(rows, dtype=np.uint64).reshape(n, words)
+    query = _flip(
+        centres[rng.integers(4)], rng.choice(words * 64, rng.integers(0, 30), replace=False)
+    )
+    radius = draw(st.integers(0, words * 64))
+    split = draw(st.integers(0, n))  # built in bulk, then the rest added one by one
+    return words, hashes, query, radius, split
+
+
+@settings(max_examples=150, deadline=None)
+@given(cases(), st.integers(1, 5))
+def test_index_equals_brute_force(case, k):
+    words, hashes, query, radius, split = case
+    ids = [f"id{i % 7}" for i in range(len(hashes))]  # ids repeat, as zoomed copies do
+    index = HashIndex.build(ids[:split], hashes[:split].reshape(-1, words))
+    for i in range(split, len(hashes)):
+        index.add(ids[i], hashes[i])
+    assert len(index) == len(hashes)
+    assert index.nearest(query, radius) == brute_force_nearest(
+        ids, hashes.reshape(-1, words), query, radius
+    )
+    expected = [(ids[i], d) for d, i in _brute_top_k(hashes, query, k, radius)]
+    assert index.top_k(query, k, radius) == expected
+
+
+def test_a_large_index_with_a_long_tail_still_agrees():
+    rng = np.random.default_rng(3)
+    hashes = np.frombuffer(rng.bytes(20_000 * 32), dtype=np.uint64).reshape(-1, 4)
+    ids = [str(i) for i in range(len(hashes))]
+    index = HashIndex.build(ids[:12_000], hashes[:12_000])
+    index.extend(ids[12_000:], hashes[12_000:])  # tail rebuilt into the tables
+    for i in rng.integers(0, len(hashes), 40):
+        query = _flip(hashes[i], rng.choice(256, rng.integers(0, 40), replace=False))
+        for r in (0, 10, 20, 47, 60):
+            assert index.nearest(query, r) == brute_force_nearest(ids, hashes, query, r)
+
+
+def test_empty_index_and_bad_input():
+    index = HashIndex(4)
+    assert index.nearest(np.zeros(4, np.uint64), 256) is None
+    assert index.top_k(np.zeros(4, np.uint64), 3, 256) == []
+    with pytest.raises(ValueError, match="ids for"):
+        index.extend(["a", "b"], np.zeros((1, 4), np.uint64))
