@@ -314,7 +314,7 @@ class SeaweedS3:
         client = make_client(self.endpoint, self._creds)
         try:
             if not client.bucket_exists(self.bucket):
-                client.make_bucket(self.bucket)
+                client.make_bucket(self.bucket, object_lock=True)  # evidence retention
             client.put_object(self.bucket, _PROBE_OBJECT, io.BytesIO(b"ok"), 2)
             response = client.get_object(self.bucket, _PROBE_OBJECT)
             try:

@@ -54,7 +54,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     # Contractors before claims: the demo claims are dispatched to registered contractors.
     ServiceSpec(name="contractors", port=50056, seed=True),
     ServiceSpec(name="claims", port=50052, seed=True),
-    # ServiceSpec(name="evidence", port=50054),
+    ServiceSpec(name="evidence", port=50054),
     ServiceSpec(name="validation", port=50055, migrate=False),
     # ServiceSpec(name="exchange", port=50057),
     # ServiceSpec(name="web", port=8080, kind="http", migrate=False),

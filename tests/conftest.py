@@ -203,3 +203,26 @@ async def contractors_addr(service_environ: dict[str, str]) -> AsyncIterator[str
 async def contractors_channel(contractors_addr: str) -> AsyncIterator[grpc.aio.Channel]:
     async with grpc.aio.insecure_channel(contractors_addr) as channel:
         yield channel
+
+
+@pytest.fixture(scope="session")
+async def evidence_app(service_environ: dict[str, str]) -> AsyncIterator[tuple[str, object]]:
+    """The evidence service in-process on real S3 and PostgreSQL: (address, use cases)."""
+    from services.evidence.__main__ import MIGRATIONS
+    from services.evidence.server import SCHEMA, build_app
+    from services.evidence.settings import EvidenceSettings
+    from shared.clock import ManualClock
+    from shared.migrations import upgrade
+
+    settings = EvidenceSettings.from_env(service_environ)
+    await asyncio.to_thread(upgrade, MIGRATIONS, schema=SCHEMA, database_url=settings.database_url)
+    app, usecases = build_app(settings, port=0, clock=ManualClock(CONTRACTORS_NOW))
+    server, port = await app.start()
+    yield f"127.0.0.1:{port}", usecases
+    await app.stop(server)
+
+
+@pytest.fixture(scope="session")
+async def evidence_channel(evidence_app: tuple[str, object]) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(evidence_app[0]) as channel:
+        yield channel

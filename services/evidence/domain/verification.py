@@ -1,0 +1,120 @@
+"""What an uploaded object must be before it counts as evidence: pure, so the presigned-upload
+path and the streaming RPC judge the same bytes the same way.
+
+In order: the size the client declared (and the kind's limit), the SHA-256 it declared, the
+real type by content (never the name), and for photos a safe decode (pixel limit, truncation)
+that also yields the EXIF facts, the two derived copies shown to people (no EXIF, no GPS) and
+the perceptual hashes forensics needs. Any failure is ``UploadRejected`` with a stable reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from services.evidence.core.content import ALLOWED, check_content
+from services.evidence.core.images import (
+    DISPLAY_SIDE,
+    THUMBNAIL_SIDE,
+    PhotoFacts,
+    derived_jpeg,
+    open_image,
+)
+from services.evidence.core.phash import index_hashes, photo_hash
+from shared.domain_errors import InvalidValue
+
+PHOTO_KINDS: Final = frozenset({"before_photo", "after_photo", "replaced_part_photo"})
+KINDS: Final = tuple(ALLOWED)
+MIB: Final = 1024 * 1024
+# Phones send 2–8 MB photos; a scanned invoice is smaller; a short repair video is larger.
+MAX_BYTES: Final[dict[str, int]] = {
+    "before_photo": 20 * MIB,
+    "after_photo": 20 * MIB,
+    "replaced_part_photo": 20 * MIB,
+    "inspection_report": 20 * MIB,
+    "invoice": 20 * MIB,
+    "video": 200 * MIB,
+}
+MAX_PIXELS: Final = 40_000_000  # a 48-megapixel phone sensor bins to 12; 40 leaves room
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class UploadRejected(InvalidValue):
+    """Like ``ContentRejected``: ``code`` is the ErrorInfo reason, ``reasons`` the detail."""
+
+    code = "UPLOAD_REJECTED"
+
+    def __init__(self, field: str, reason: str, message: str) -> None:
+        super().__init__(field, message)
+        self.reason = reason
+        self.reasons = (reason,)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What the client said it would upload."""
+
+    kind: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Verified:
+    content_type: str  # sniffed
+    size_bytes: int
+    sha256: str
+    photo: PhotoFacts | None = None
+    thumbnail: bytes | None = None
+    display: bytes | None = None
+    photo_hash: bytes | None = None  # 32 bytes: what the photo is looked up by
+    index_hashes: bytes | None = None  # 96 bytes: what the photo is stored under
+
+
+def check_declared(d: Declared) -> list[InvalidValue]:
+    """Problems of the declaration itself (before any byte is uploaded)."""
+    problems: list[InvalidValue] = []
+    if d.kind not in MAX_BYTES:
+        problems.append(InvalidValue("kind", f"must be one of {', '.join(KINDS)}"))
+    elif not 0 < d.size_bytes <= MAX_BYTES[d.kind]:
+        problems.append(
+            InvalidValue("size_bytes", f"must be 1 to {MAX_BYTES[d.kind]} bytes for {d.kind}")
+        )
+    if not _SHA256.fullmatch(d.sha256):
+        problems.append(InvalidValue("sha256", "must be 64 lower-case hex digits"))
+    if d.kind in ALLOWED and d.content_type not in ALLOWED[d.kind]:
+        allowed = ", ".join(sorted(ALLOWED[d.kind]))
+        problems.append(InvalidValue("content_type", f"{d.kind} must be one of {allowed}"))
+    return problems
+
+
+def verify(data: bytes, d: Declared) -> Verified:
+    """The object as evidence, or ``UploadRejected`` / ``ContentRejected`` / ``ImageRejected``."""
+    if len(data) != d.size_bytes:
+        raise UploadRejected(
+            "size_bytes",
+            "SIZE_MISMATCH",
+            f"the object has {len(data)} bytes, {d.size_bytes} were declared",
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != d.sha256:
+        raise UploadRejected(
+            "sha256", "HASH_MISMATCH", "the object's SHA-256 is not the one declared"
+        )
+    mime = check_content(d.kind, d.content_type, data[:64])
+    if not mime.startswith("image/"):
+        return Verified(mime, len(data), digest)
+    image, facts = open_image(data, max_pixels=MAX_PIXELS)
+    return Verified(
+        mime,
+        len(data),
+        digest,
+        photo=facts,
+        thumbnail=derived_jpeg(image, max_side=THUMBNAIL_SIDE),
+        display=derived_jpeg(image, max_side=DISPLAY_SIDE),
+        photo_hash=photo_hash(image).tobytes(),
+        index_hashes=index_hashes(image).tobytes(),
+    )

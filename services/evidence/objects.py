@@ -1,0 +1,190 @@
+"""The evidence bucket in S3 (SeaweedFS here, MinIO in production): the only module that
+speaks S3.
+
+Every call is bounded: the SDK's default retries take seconds, longer than an RPC may wait, so
+the HTTP client has short timeouts and one retry, and each call also runs under
+``asyncio.wait_for`` within the time the RPC has left. Any S3 failure is
+``StorageUnavailable`` (gRPC UNAVAILABLE, which clients retry); a missing object is None.
+
+Keys: ``sha256/<hex>`` for the evidence itself (content-addressed: the same bytes are one
+object, nothing can be swapped under a key), ``derived/<hex>/{thumbnail,display}.jpg`` for
+the copies shown to people, ``staging/<upload id>`` for presigned uploads not yet verified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+from urllib.parse import quote
+
+import urllib3
+from minio import Minio
+from minio.commonconfig import COMPLIANCE
+from minio.datatypes import PostPolicy
+from minio.error import S3Error
+from minio.retention import Retention
+
+T = TypeVar("T")
+_MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchVersion")
+
+
+class StorageUnavailable(Exception):
+    """S3 did not answer in time, or answered with an error that is not "no such object"."""
+
+
+def evidence_key(sha256: str) -> str:
+    return f"sha256/{sha256}"
+
+
+def derived_key(sha256: str, variant: str) -> str:
+    return f"derived/{sha256}/{variant}.jpg"
+
+
+def staging_key(upload_id: str) -> str:
+    return f"staging/{upload_id}"
+
+
+class ObjectStore:
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        *,
+        secure: bool = False,
+        timeout_s: float = 3.0,
+    ) -> None:
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=min(1.0, timeout_s), read=timeout_s),
+            retries=urllib3.Retry(total=1, backoff_factor=0.05),
+            maxsize=16,
+        )
+        self._client = Minio(
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region="us-east-1",  # skips a GetBucketLocation round trip
+            http_client=http,
+        )
+        self.bucket = bucket
+        self.timeout_s = timeout_s
+
+    async def _call(self, fn: Callable[[], T], *, budget_s: float | None = None) -> T:
+        limit = self.timeout_s * 2 + 0.5 if budget_s is None else max(0.05, budget_s)
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(fn), timeout=limit)
+        except S3Error:
+            raise
+        except (TimeoutError, urllib3.exceptions.HTTPError, OSError) as error:
+            raise StorageUnavailable(f"S3 {type(error).__name__}: {error}") from error
+
+    async def _s3(self, fn: Callable[[], T], *, budget_s: float | None = None) -> T:
+        try:
+            return await self._call(fn, budget_s=budget_s)
+        except S3Error as error:
+            raise StorageUnavailable(f"S3 {error.code}: {error.message}") from error
+
+    # ------------------------------------------------------------------ setup
+
+    def ensure_bucket(self) -> None:
+        """Creates the bucket with object lock; refuses one without it (retention would be a
+        promise the storage does not keep)."""
+        if not self._client.bucket_exists(self.bucket):
+            self._client.make_bucket(self.bucket, object_lock=True)
+            return
+        try:
+            self._client.get_object_lock_config(self.bucket)
+        except S3Error as error:
+            raise RuntimeError(
+                f"bucket {self.bucket} has no object lock: create it with object lock enabled "
+                "(write-once retention of decided claims' evidence depends on it)"
+            ) from error
+
+    # ------------------------------------------------------------------ objects
+
+    async def read(
+        self, key: str, *, max_bytes: int, budget_s: float | None = None
+    ) -> bytes | None:
+        """The object's bytes (at most ``max_bytes`` + 1 read, so an oversize one shows), or
+        None if there is no such object."""
+
+        def get() -> bytes | None:
+            try:
+                response = self._client.get_object(self.bucket, key, length=max_bytes + 1)
+            except S3Error as error:
+                if error.code in _MISSING:
+                    return None
+                raise
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+        return await self._s3(get, budget_s=budget_s)
+
+    async def exists(self, key: str, *, budget_s: float | None = None) -> bool:
+        def stat() -> bool:
+            try:
+                self._client.stat_object(self.bucket, key)
+                return True
+            except S3Error as error:
+                if error.code in _MISSING:
+                    return False
+                raise
+
+        return await self._s3(stat, budget_s=budget_s)
+
+    async def write(
+        self, key: str, data: bytes, content_type: str, *, budget_s: float | None = None
+    ) -> None:
+        await self._s3(
+            lambda: self._client.put_object(
+                self.bucket, key, io.BytesIO(data), len(data), content_type=content_type
+            ),
+            budget_s=budget_s,
+        )
+
+    async def remove(self, key: str, *, budget_s: float | None = None) -> None:
+        await self._s3(lambda: self._client.remove_object(self.bucket, key), budget_s=budget_s)
+
+    async def retain(self, key: str, until: datetime, *, budget_s: float | None = None) -> None:
+        """Write-once until ``until`` (COMPLIANCE: nobody, not even an admin, shortens it)."""
+        await self._s3(
+            lambda: self._client.set_object_retention(
+                self.bucket, key, Retention(COMPLIANCE, until.replace(microsecond=0))
+            ),
+            budget_s=budget_s,
+        )
+
+    # ------------------------------------------------------------------ presigned URLs
+
+    def upload_form(
+        self, key: str, *, content_type: str, max_bytes: int, expires_at: datetime
+    ) -> tuple[str, dict[str, str]]:
+        """A POST policy for exactly this key, this content type and at most ``max_bytes``:
+        S3 itself refuses anything else, and the policy expires at ``expires_at``."""
+        policy = PostPolicy(self.bucket, expires_at)
+        policy.add_equals_condition("key", key)
+        policy.add_equals_condition("Content-Type", content_type)
+        policy.add_content_length_range_condition(1, max_bytes)
+        fields = self._client.presigned_post_policy(policy)
+        scheme = "https" if self._client._base_url.is_https else "http"
+        url = f"{scheme}://{self._client._base_url.host}/{self.bucket}"
+        return url, {**fields, "key": key, "Content-Type": content_type}
+
+    def download_url(self, key: str, *, expires: timedelta, file_name: str = "") -> str:
+        headers: dict[str, str | list[str] | tuple[str]] | None = (
+            # RFC 6266/5987: a phone's file name may be Chinese, or hold quotes.
+            {"response-content-disposition": f"inline; filename*=UTF-8''{quote(file_name)}"}
+            if file_name
+            else None
+        )
+        return self._client.presigned_get_object(
+            self.bucket, key, expires=expires, response_headers=headers
+        )

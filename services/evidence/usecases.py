@@ -1,0 +1,510 @@
+"""The evidence service's operations: authorisation, verification, storage, forensics.
+
+A piece of evidence is registered in three steps, so that nothing is half-registered: the
+bytes are verified in memory (pure, ``domain.verification``), the object and its derived copies
+are written to S3 under content-addressed keys (a retry writes the same bytes to the same keys),
+and only then one transaction records the evidence, its reuse matches and an audit row. If S3
+fails the caller hears UNAVAILABLE and nothing is recorded; if the transaction fails the
+objects are unreferenced copies of bytes, never evidence.
+
+Who may do what: the claims service opens a claim's folder (region, dispatched contractor,
+fault and repair times). The dispatched contractor may upload to it and see its own uploads;
+people and partner systems of the claim's region may upload and see all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+import numpy as np
+from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.evidence.core.hash_index import HashIndex
+from services.evidence.core.phash import INDEX_ZOOMS, MATCH_DISTANCE, WORDS
+from services.evidence.domain.flags import (
+    ClaimTimes,
+    Finding,
+    reuse_finding,
+    time_findings,
+)
+from services.evidence.domain.verification import (
+    MAX_BYTES,
+    PHOTO_KINDS,
+    Declared,
+    Verified,
+    verify,
+)
+from services.evidence.objects import (
+    ObjectStore,
+    StorageUnavailable,
+    derived_key,
+    evidence_key,
+    staging_key,
+)
+from services.evidence.store import EvidenceRow, EvidenceStore, Folder, UploadRow
+from shared.auth import Role, current_principal
+from shared.clock import Clock
+from shared.domain_errors import DomainError, NotFound, PermissionDenied, PreconditionFailed
+from shared.unit_of_work import Transactions
+
+M = TypeVar("M", bound=Message)
+log = logging.getLogger("elevins.evidence")
+
+UPLOADERS = frozenset({Role.CONTRACTOR, Role.SERVICE, Role.PARTNER, Role.ADJUSTER})
+VARIANTS = ("original", "display", "thumbnail")
+_NEIGHBOURS = 16  # nearest indexed hashes looked at: enough to skip the claim's own photos
+
+
+class FolderUnknown(NotFound):
+    code = "CLAIM_FOLDER_UNKNOWN"
+
+
+class EvidenceUnknown(NotFound):
+    code = "EVIDENCE_UNKNOWN"
+
+
+class NotYourClaim(PermissionDenied):
+    code = "NOT_YOUR_CLAIM"
+
+
+class UploadExpired(PreconditionFailed):
+    code = "UPLOAD_EXPIRED"
+
+
+class UploadAlreadyUsed(PreconditionFailed):
+    code = "UPLOAD_ALREADY_USED"
+
+
+class UploadNotReceived(PreconditionFailed):
+    code = "UPLOAD_NOT_RECEIVED"
+
+
+@dataclass(frozen=True)
+class Registered:
+    evidence: EvidenceRow
+    flags: list[Finding]
+
+
+@dataclass(frozen=True)
+class UploadForm:
+    upload: UploadRow
+    url: str
+    fields: dict[str, str]
+    max_bytes: int
+
+
+class EvidenceUseCases(Transactions[EvidenceStore]):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        objects: ObjectStore,
+        *,
+        upload_ttl: timedelta = timedelta(minutes=15),
+        download_ttl: timedelta = timedelta(minutes=5),
+    ) -> None:
+        super().__init__(engine, EvidenceStore)
+        self.clock = clock
+        self.objects = objects
+        self.upload_ttl = upload_ttl
+        self.download_ttl = download_ttl
+        self._index = HashIndex(WORDS)
+        self._claim_of: dict[str, str] = {}  # evidence id → claim id, for indexed photos
+
+    # ------------------------------------------------------------ the forensic index
+
+    async def start(self) -> None:
+        """The bucket checked (object lock on) and the forensic index loaded."""
+        await asyncio.to_thread(self.objects.ensure_bucket)
+        await self.load_index()
+
+    async def load_index(self) -> None:
+        """Every stored photo's hashes into memory (at start; a photo joins as registered)."""
+
+        async def load(store: EvidenceStore) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
+            photos = await store.photo_hashes()
+            return photos, await store.claims_of([p for p, _ in photos])
+
+        photos, claims = await self.read(load)
+        zooms = len(INDEX_ZOOMS)
+        ids = [p for p, _ in photos for _ in range(zooms)]
+        hashes = np.frombuffer(b"".join(h for _, h in photos), dtype=np.uint64)
+        self._index = HashIndex.build(ids, hashes.reshape(-1, WORDS))
+        self._claim_of = claims
+
+    def _reuses(self, claim_id: str, query: bytes) -> list[tuple[str, int]]:
+        """Photos of other claims this photo is the same photo as: (evidence id, distance)."""
+        found: dict[str, int] = {}
+        q = np.frombuffer(query, dtype=np.uint64)
+        for evidence_id, distance in self._index.top_k(q, _NEIGHBOURS, MATCH_DISTANCE):
+            if self._claim_of.get(evidence_id, claim_id) != claim_id:
+                found.setdefault(evidence_id, distance)
+        return list(found.items())
+
+    # ------------------------------------------------------------ authorisation
+
+    async def _folder(self, store: EvidenceStore, claim_id: str) -> Folder:
+        folder = await store.folder(claim_id)
+        principal = current_principal()
+        visible = folder is not None and (
+            folder.contractor_id == principal.subject
+            if principal.role is Role.CONTRACTOR
+            else principal.may_access_region(folder.region)
+        )
+        if folder is None or not visible:
+            # One answer for "no such claim" and "not yours": claim ids are not to be probed.
+            raise FolderUnknown(f"no claim {claim_id!r} open for evidence to you", field="claim_id")
+        return folder
+
+    def _may_see(self, row: EvidenceRow) -> bool:
+        principal = current_principal()
+        return principal.role is not Role.CONTRACTOR or row.uploaded_by == principal.subject
+
+    # ------------------------------------------------------------ folders
+
+    async def put_folder(self, store: EvidenceStore, folder: Folder) -> None:
+        await store.put_folder(folder)
+
+    # ------------------------------------------------------------ presigned uploads
+
+    async def create_upload(
+        self, store: EvidenceStore, claim_id: str, declared: Declared, file_name: str
+    ) -> UploadForm:
+        await self._folder(store, claim_id)
+        upload = UploadRow(
+            id=f"upl_{uuid.uuid4().hex}",
+            claim_id=claim_id,
+            kind=declared.kind,
+            content_type=declared.content_type,
+            size_bytes=declared.size_bytes,
+            sha256=declared.sha256,
+            file_name=file_name,
+            requested_by=current_principal().subject,
+            expires_at=self.clock.now() + self.upload_ttl,
+        )
+        await store.add_upload(upload)
+        max_bytes = MAX_BYTES[declared.kind]
+        url, fields = self.objects.upload_form(
+            staging_key(upload.id),
+            content_type=declared.content_type,
+            max_bytes=max_bytes,
+            expires_at=upload.expires_at,
+        )
+        return UploadForm(upload, url, fields, max_bytes)
+
+    async def pending_upload(self, upload_id: str) -> UploadRow:
+        """The upload to complete, if it is the caller's, unused and not expired."""
+
+        async def load(store: EvidenceStore) -> UploadRow:
+            upload = await store.upload(upload_id)
+            if upload is None or upload.requested_by != current_principal().subject:
+                raise NotFound(f"no upload {upload_id!r} of yours", field="upload_id")
+            await self._folder(store, upload.claim_id)
+            return upload
+
+        upload = await self.read(load)
+        if upload.state == "completed":
+            raise UploadAlreadyUsed(f"upload {upload_id} has been completed already")
+        if upload.state == "rejected":
+            raise UploadAlreadyUsed(f"upload {upload_id} was rejected: {upload.reason}")
+        if self.clock.now() >= upload.expires_at:
+            raise UploadExpired(f"upload {upload_id} expired at {upload.expires_at.isoformat()}")
+        return upload
+
+    async def receive(self, upload: UploadRow, budget_s: float | None) -> tuple[bytes, Verified]:
+        """The staged object, verified; a rejected one is removed and the upload closed."""
+        declared = Declared(upload.kind, upload.content_type, upload.size_bytes, upload.sha256)
+        key = staging_key(upload.id)
+        data = await self.objects.read(key, max_bytes=MAX_BYTES[upload.kind], budget_s=budget_s)
+        if data is None:
+            raise UploadNotReceived(f"nothing was uploaded for {upload.id} yet")
+        try:
+            return data, verify(data, declared)
+        except DomainError as error:
+            rejected = error
+            await self.objects.remove(key, budget_s=budget_s)
+            reason = getattr(rejected, "reason", rejected.code)
+
+            async def close(store: EvidenceStore) -> None:
+                await store.finish_upload(upload.id, evidence_id=None, reason=str(reason))
+                await store.audit(
+                    current_principal().subject,
+                    "upload_rejected",
+                    claim_id=upload.claim_id,
+                    detail=f"{upload.id}: {reason}: {rejected.message}",
+                )
+
+            await self.transaction(close)
+            raise
+
+    # ------------------------------------------------------------ registration
+
+    async def store_objects(self, data: bytes, verified: Verified, budget_s: float | None) -> None:
+        """The object and its derived copies in S3 (before any row refers to them)."""
+        key = evidence_key(verified.sha256)
+        # Content-addressed: a retry, or the same photo in two claims, is one object (and a
+        # locked object must not be written again).
+        if not await self.objects.exists(key, budget_s=budget_s):
+            await self.objects.write(key, data, verified.content_type, budget_s=budget_s)
+        for variant, copy in (("thumbnail", verified.thumbnail), ("display", verified.display)):
+            if copy is not None:
+                await self.objects.write(
+                    derived_key(verified.sha256, variant), copy, "image/jpeg", budget_s=budget_s
+                )
+
+    async def register(
+        self,
+        store: EvidenceStore,
+        *,
+        claim_id: str,
+        kind: str,
+        file_name: str,
+        verified: Verified,
+        upload_id: str | None = None,
+    ) -> Registered:
+        """One transaction: the evidence row, its reuse matches, the upload closed, audit."""
+        folder = await self._folder(store, claim_id)
+        facts = verified.photo
+        taken = facts.taken_at if facts is not None else None
+        row = EvidenceRow(
+            id=f"evd_{uuid.uuid4().hex}",
+            claim_id=claim_id,
+            kind=kind,
+            content_type=verified.content_type,
+            size_bytes=verified.size_bytes,
+            sha256=verified.sha256,
+            file_name=file_name,
+            uploaded_by=current_principal().subject,
+            uploaded_at=self.clock.now(),
+            width=facts.width if facts else None,
+            height=facts.height if facts else None,
+            taken_at=taken if taken is not None and taken.tzinfo else None,
+            taken_at_local=taken if taken is not None and not taken.tzinfo else None,
+            device=facts.device if facts else None,
+            latitude=facts.gps[0] if facts and facts.gps else None,
+            longitude=facts.gps[1] if facts and facts.gps else None,
+            photo_hash=verified.photo_hash,
+            index_hashes=verified.index_hashes,
+        )
+        stored = await store.add_evidence(row)
+        new = stored.id == row.id
+        if new and verified.photo_hash is not None:
+            await store.add_matches(stored.id, self._reuses(claim_id, verified.photo_hash))
+        if upload_id is not None:
+            await store.finish_upload(upload_id, evidence_id=stored.id)
+        await store.audit(
+            stored.uploaded_by,
+            "evidence_registered" if new else "evidence_uploaded_again",
+            claim_id=claim_id,
+            evidence_id=stored.id,
+            detail=f"{kind} {verified.content_type} {verified.size_bytes} bytes",
+        )
+        return Registered(stored, await self._flags_of(store, folder, [stored]))
+
+    async def complete_upload(
+        self,
+        request: Message,
+        upload_id: str,
+        *,
+        budget_s: float | None,
+        reply: Callable[[Registered], M],
+        response_type: type[M],
+    ) -> M:
+        """Verify the staged object, store it under its hash, register it; a retry of the call
+        that completed an upload replays its answer, any other call on it is refused."""
+        try:
+            upload = await self.pending_upload(upload_id)
+        except UploadAlreadyUsed as error:
+            used = error
+
+            async def refuse(store: EvidenceStore) -> M:
+                raise used
+
+            return await self.write("CompleteUpload", request, response_type, refuse)
+        data, verified = await self.receive(upload, budget_s)
+        return await self._register_verified(
+            request,
+            data,
+            verified,
+            claim_id=upload.claim_id,
+            kind=upload.kind,
+            file_name=upload.file_name,
+            upload_id=upload.id,
+            budget_s=budget_s,
+            reply=reply,
+            response_type=response_type,
+        )
+
+    async def upload_bytes(
+        self,
+        request: Message,
+        claim_id: str,
+        declared: Declared,
+        file_name: str,
+        data: bytes,
+        *,
+        budget_s: float | None,
+        reply: Callable[[Registered], M],
+        response_type: type[M],
+    ) -> M:
+        """The streaming path: the same checks on bytes that came through the service."""
+        await self.read(lambda store: self._folder(store, claim_id))
+        verified = verify(data, declared)
+        return await self._register_verified(
+            request,
+            data,
+            verified,
+            claim_id=claim_id,
+            kind=declared.kind,
+            file_name=file_name,
+            upload_id=None,
+            budget_s=budget_s,
+            reply=reply,
+            response_type=response_type,
+        )
+
+    async def _register_verified(
+        self,
+        request: Message,
+        data: bytes,
+        verified: Verified,
+        *,
+        claim_id: str,
+        kind: str,
+        file_name: str,
+        upload_id: str | None,
+        budget_s: float | None,
+        reply: Callable[[Registered], M],
+        response_type: type[M],
+    ) -> M:
+        await self.store_objects(data, verified, budget_s)
+        registered: list[Registered] = []
+
+        async def work(store: EvidenceStore) -> M:
+            result = await self.register(
+                store,
+                claim_id=claim_id,
+                kind=kind,
+                file_name=file_name,
+                verified=verified,
+                upload_id=upload_id,
+            )
+            registered.append(result)
+            return reply(result)
+
+        method = "CompleteUpload" if upload_id else "UploadEvidence"
+        response = await self.write(method, request, response_type, work)
+        if registered:
+            self.indexed(registered[0].evidence)
+        if upload_id is not None:
+            try:
+                await self.objects.remove(staging_key(upload_id), budget_s=budget_s)
+            except StorageUnavailable:  # the registration stands; staging is only a copy
+                log.warning("staging object of %s not removed", upload_id)
+        return response
+
+    def indexed(self, row: EvidenceRow) -> None:
+        """A registered photo joins the in-memory index (after its transaction committed)."""
+        if row.index_hashes is not None and row.id not in self._claim_of:
+            hashes = np.frombuffer(row.index_hashes, dtype=np.uint64).reshape(-1, WORDS)
+            self._index.extend([row.id] * len(hashes), hashes)
+            self._claim_of[row.id] = row.claim_id
+
+    # ------------------------------------------------------------ reading
+
+    async def _flags_of(
+        self, store: EvidenceStore, folder: Folder, rows: list[EvidenceRow]
+    ) -> list[Finding]:
+        times = ClaimTimes(folder.fault_at, folder.repaired_at)
+        ids = {r.id for r in rows}
+        found: list[Finding] = []
+        for row in rows:
+            if row.kind in PHOTO_KINDS:
+                taken = row.taken_at or row.taken_at_local
+                found += [
+                    replace(f, evidence_id=row.id) for f in time_findings(row.kind, taken, times)
+                ]
+            elif row.content_type == "application/pdf":
+                for other in await store.same_bytes_elsewhere(row.sha256, row.claim_id):
+                    f = reuse_finding(
+                        is_photo=False,
+                        other_claim_id=other.claim_id,
+                        other_evidence_id=other.id,
+                        distance=0,
+                    )
+                    found.append(replace(f, evidence_id=row.id))
+        for reuse in await store.reuses(folder.claim_id):
+            if reuse.evidence_id in ids:
+                f = reuse_finding(
+                    is_photo=True,
+                    other_claim_id=reuse.other_claim_id,
+                    other_evidence_id=reuse.other_evidence_id,
+                    distance=reuse.distance,
+                )
+                found.append(replace(f, evidence_id=reuse.evidence_id))
+        return found
+
+    async def claim_evidence(
+        self, store: EvidenceStore, claim_id: str
+    ) -> tuple[list[EvidenceRow], list[Finding]]:
+        folder = await self._folder(store, claim_id)
+        rows = [r for r in await store.claim_evidence(claim_id) if self._may_see(r)]
+        return rows, await self._flags_of(store, folder, rows)
+
+    async def download_url(
+        self, store: EvidenceStore, evidence_id: str, variant: str
+    ) -> tuple[str, datetime]:
+        row = await store.evidence(evidence_id)
+        if row is not None:
+            await self._folder(store, row.claim_id)
+        if row is None or not self._may_see(row):
+            raise EvidenceUnknown(f"no evidence {evidence_id!r} you may see", field="evidence_id")
+        if variant != "original" and row.kind not in PHOTO_KINDS:
+            raise PreconditionFailed(f"{row.kind} has no {variant} copy", field="variant")
+        key = (
+            evidence_key(row.sha256) if variant == "original" else derived_key(row.sha256, variant)
+        )
+        await store.audit(
+            current_principal().subject,
+            "download_url_issued",
+            claim_id=row.claim_id,
+            evidence_id=row.id,
+            detail=variant,
+        )
+        url = self.objects.download_url(
+            key, expires=self.download_ttl, file_name=row.file_name if variant == "original" else ""
+        )
+        return url, self.clock.now() + self.download_ttl
+
+    # ------------------------------------------------------------ retention
+
+    async def lock(self, claim_id: str, until: datetime, budget_s: float | None) -> int:
+        """Write-once retention of a decided claim's evidence until ``until`` (never shortened)."""
+
+        async def rows_of(store: EvidenceStore) -> list[EvidenceRow]:
+            await self._folder(store, claim_id)
+            return await store.claim_evidence(claim_id)
+
+        rows = await self.read(rows_of)
+        for row in rows:
+            if row.retained_until is None or row.retained_until < until:
+                await self.objects.retain(evidence_key(row.sha256), until, budget_s=budget_s)
+
+        async def record(store: EvidenceStore) -> None:
+            await store.retain([r.id for r in rows], until)
+            await store.audit(
+                current_principal().subject,
+                "retention_set",
+                claim_id=claim_id,
+                detail=f"{len(rows)} objects until {until.isoformat()}",
+            )
+
+        await self.transaction(record)
+        return len(rows)
