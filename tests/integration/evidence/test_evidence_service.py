@@ -341,7 +341,7 @@ async def test_decided_claims_evidence_is_write_once(stub, mint, stack) -> None:
     key = f"sha256/{evidence.sha256}"
     assert client.get_object_retention(stack.s3_bucket, key).mode == "COMPLIANCE"
     version = client.stat_object(stack.s3_bucket, key).version_id
-    with pytest.raises(Exception, match="AccessDenied|Access Denied"):
+    with pytest.raises(Exception, match=r"AccessDenied|Access Denied"):
         client.remove_object(stack.s3_bucket, key, version_id=version)
 
 
