@@ -22,6 +22,7 @@ from services.evidence.core.images import (
     derived_jpeg,
     open_image,
 )
+from services.evidence.core.matching import decode
 from services.evidence.core.phash import index_hashes, photo_hash
 from shared.domain_errors import InvalidValue
 
@@ -108,6 +109,9 @@ def verify(data: bytes, d: Declared) -> Verified:
     if not mime.startswith("image/"):
         return Verified(mime, len(data), digest)
     image, facts = open_image(data, max_pixels=MAX_PIXELS)
+    # Hashed as the match command decodes (JPEG draft scaling changes the hash slightly):
+    # the service and `python -m services.evidence match` must judge a photo alike.
+    hashed = decode(data)
     return Verified(
         mime,
         len(data),
@@ -115,6 +119,6 @@ def verify(data: bytes, d: Declared) -> Verified:
         photo=facts,
         thumbnail=derived_jpeg(image, max_side=THUMBNAIL_SIDE),
         display=derived_jpeg(image, max_side=DISPLAY_SIDE),
-        photo_hash=photo_hash(image).tobytes(),
-        index_hashes=index_hashes(image).tobytes(),
+        photo_hash=photo_hash(hashed).tobytes(),
+        index_hashes=index_hashes(hashed).tobytes(),
     )
