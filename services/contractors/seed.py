@@ -112,7 +112,8 @@ async def seed_demo_contractors(settings: ContractorsSettings) -> None:
         stored = 0
         for firm in DEMO:
             row = ContractorRow(**{**firm.row.__dict__, "elevators_maintained": firm.elevators})
-            await uc.register(store, row)
+            if await store.contractor(row.id) is None:  # a demo firm edited later stays as is
+                await uc.register(store, row)
             rng = random.Random(f"{firm.row.id}")  # noqa: S311  (reproducible demo data)
             for month in months:
                 events = _events(firm, month, rng)
