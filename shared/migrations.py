@@ -66,3 +66,21 @@ def run_env() -> None:
             await engine.dispose()
 
     asyncio.run(main())
+
+
+def create_idempotency_keys() -> None:
+    """The table ``shared.idempotency`` keeps each service's first answers in (every service
+    with mutating RPCs creates it in its first migration)."""
+    from alembic import op
+
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("caller", sa.Text, primary_key=True),
+        sa.Column("request_id", sa.Text, primary_key=True),
+        sa.Column("method", sa.Text, nullable=False),
+        sa.Column("fingerprint", sa.LargeBinary, nullable=False),
+        sa.Column("response", sa.LargeBinary),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+    )

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql as pg
 
+from shared.migrations import create_idempotency_keys
+
 revision = "0001"
 down_revision = None
 
@@ -17,15 +19,7 @@ STATUS = "('white', 'grey', 'black')"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("caller", sa.Text, primary_key=True),
-        sa.Column("request_id", sa.Text, primary_key=True),
-        sa.Column("method", sa.Text, nullable=False),
-        sa.Column("fingerprint", sa.LargeBinary, nullable=False),
-        sa.Column("response", sa.LargeBinary),
-        sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
-    )
+    create_idempotency_keys()
     op.create_table(
         "contractors",
         sa.Column("id", sa.Text, primary_key=True),
