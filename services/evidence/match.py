@@ -5,7 +5,8 @@ line per file of the query folder, sorted by name: ``{"query", "match", "distanc
 indexed photo judged to be the same photo and the hash distance, or nulls. An index file that
 is not a readable image is skipped with a warning on stderr; such a query file gets nulls.
 
-Decoding and hashing run on every core (a process pool): they are nearly all of the time.
+Decoding, hashing and feature detection run on every core (a process pool); aligning each
+query with its few candidates runs in this process.
 """
 
 from __future__ import annotations
@@ -19,11 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
-import numpy.typing as npt
-
-from services.evidence.core.matching import PhotoMatcher, UnreadablePhoto, decode
-from services.evidence.core.phash import index_hashes, photo_hash
+from services.evidence.core.matching import PhotoMatcher, PhotoPrint, UnreadablePhoto, print_of
 
 T = TypeVar("T")
 _POOL_FROM = 32  # fewer files are hashed in-process: starting workers would cost more
@@ -33,17 +30,10 @@ def _files(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.name)
 
 
-def _index_job(path: Path) -> npt.NDArray[np.uint64] | str:
-    """The photo's index hashes, or why it cannot be read."""
+def _print_job(path: Path) -> PhotoPrint | str:
+    """The photo's print, or why it cannot be read."""
     try:
-        return index_hashes(decode(path.read_bytes()))
-    except (UnreadablePhoto, OSError) as error:
-        return str(error)
-
-
-def _query_job(path: Path) -> npt.NDArray[np.uint64] | str:
-    try:
-        return photo_hash(decode(path.read_bytes()))
+        return print_of(path.read_bytes())
     except (UnreadablePhoto, OSError) as error:
         return str(error)
 
@@ -60,15 +50,15 @@ def run(index_dir: Path, query_dir: Path, out: Path) -> int:
     """Match every query file against the index folder; write ``out``; the number of matches."""
     matcher = PhotoMatcher()
     index_files = _files(index_dir)
-    for path, hashes in zip(index_files, _map(_index_job, index_files), strict=True):
-        if isinstance(hashes, str):
-            print(f"warning: {path.name}: not indexed, unreadable ({hashes})", file=sys.stderr)
+    for path, photo in zip(index_files, _map(_print_job, index_files), strict=True):
+        if isinstance(photo, str):
+            print(f"warning: {path.name}: not indexed, unreadable ({photo})", file=sys.stderr)
         else:
-            matcher.add(path.name, hashes)
+            matcher.add(path.name, photo)
     query_files = _files(query_dir)
     matches = 0
     with out.open("w", encoding="utf-8") as lines:
-        for path, query in zip(query_files, _map(_query_job, query_files), strict=True):
+        for path, query in zip(query_files, _map(_print_job, query_files), strict=True):
             found = None if isinstance(query, str) else matcher.match(query)
             matches += found is not None
             line = {

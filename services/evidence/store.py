@@ -131,6 +131,17 @@ class EvidenceRow:
 
 
 @dataclass(frozen=True)
+class IndexedPhoto:
+    """What the forensic index keeps of a photo: whose it is, where its thumbnail is (by hash),
+    and the hashes it is found by."""
+
+    id: str
+    claim_id: str
+    sha256: str
+    index_hashes: bytes
+
+
+@dataclass(frozen=True)
 class Reuse:
     """A match of one of a claim's evidence with evidence of another claim."""
 
@@ -242,20 +253,16 @@ class EvidenceStore:
         )
         return [_row(EvidenceRow, r) for r in rows]
 
-    async def claims_of(self, evidence_ids: Sequence[str]) -> dict[str, str]:
+    async def indexed_photos(self) -> list[IndexedPhoto]:
+        """Every photo the forensic index holds, oldest first."""
         rows = await self.conn.execute(
-            sa.select(evidence.c.id, evidence.c.claim_id).where(evidence.c.id.in_(evidence_ids))
-        )
-        return {r.id: r.claim_id for r in rows}
-
-    async def photo_hashes(self) -> list[tuple[str, bytes]]:
-        """Every photo's index hashes, oldest first (the forensic index is built from them)."""
-        rows = await self.conn.execute(
-            sa.select(evidence.c.id, evidence.c.index_hashes)
+            sa.select(
+                evidence.c.id, evidence.c.claim_id, evidence.c.sha256, evidence.c.index_hashes
+            )
             .where(evidence.c.index_hashes.is_not(None))
             .order_by(evidence.c.uploaded_at, evidence.c.id)
         )
-        return [(r.id, r.index_hashes) for r in rows]
+        return [IndexedPhoto(r.id, r.claim_id, r.sha256, r.index_hashes) for r in rows]
 
     async def add_matches(self, evidence_id: str, matches: Sequence[tuple[str, int]]) -> None:
         if matches:

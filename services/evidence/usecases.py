@@ -17,17 +17,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.evidence.core.alignment import PhotoView, view_of
 from services.evidence.core.hash_index import HashIndex
-from services.evidence.core.phash import INDEX_ZOOMS, MATCH_DISTANCE, WORDS
+from services.evidence.core.matching import candidates, confirmed
+from services.evidence.core.phash import WORDS
 from services.evidence.domain.flags import (
     ClaimTimes,
     Finding,
@@ -48,7 +51,7 @@ from services.evidence.objects import (
     evidence_key,
     staging_key,
 )
-from services.evidence.store import EvidenceRow, EvidenceStore, Folder, UploadRow
+from services.evidence.store import EvidenceRow, EvidenceStore, Folder, IndexedPhoto, UploadRow
 from shared.auth import Role, current_principal
 from shared.clock import Clock
 from shared.domain_errors import DomainError, NotFound, PermissionDenied, PreconditionFailed
@@ -59,7 +62,8 @@ log = logging.getLogger("elevins.evidence")
 
 UPLOADERS = frozenset({Role.CONTRACTOR, Role.SERVICE, Role.PARTNER, Role.ADJUSTER})
 VARIANTS = ("original", "display", "thumbnail")
-_NEIGHBOURS = 16  # nearest indexed hashes looked at: enough to skip the claim's own photos
+_VIEWS_CACHED = 512  # views of recent candidates kept (~120 KB each): bursts recheck the same
+_THUMBNAIL_MAX_BYTES = 1 << 20
 
 
 class FolderUnknown(NotFound):
@@ -84,6 +88,11 @@ class UploadAlreadyUsed(PreconditionFailed):
 
 class UploadNotReceived(PreconditionFailed):
     code = "UPLOAD_NOT_RECEIVED"
+
+
+class _Indexed(NamedTuple):
+    claim_id: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,8 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         self.upload_ttl = upload_ttl
         self.download_ttl = download_ttl
         self._index = HashIndex(WORDS)
-        self._claim_of: dict[str, str] = {}  # evidence id → claim id, for indexed photos
+        self._photos: dict[str, _Indexed] = {}  # evidence id → its claim and content hash
+        self._views: OrderedDict[str, PhotoView] = OrderedDict()  # by content hash, LRU
 
     # ------------------------------------------------------------ the forensic index
 
@@ -127,26 +137,55 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
 
     async def load_index(self) -> None:
         """Every stored photo's hashes into memory (at start; a photo joins as registered)."""
+        photos = await self.read(lambda store: store.indexed_photos())
+        self._index = HashIndex(WORDS)
+        self._photos = {}
+        for photo in photos:
+            self._add_to_index(photo)
 
-        async def load(store: EvidenceStore) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
-            photos = await store.photo_hashes()
-            return photos, await store.claims_of([p for p, _ in photos])
+    def _add_to_index(self, photo: IndexedPhoto) -> None:
+        hashes = np.frombuffer(photo.index_hashes, dtype=np.uint64).reshape(-1, WORDS)
+        self._index.extend([photo.id] * len(hashes), hashes)
+        self._photos[photo.id] = _Indexed(photo.claim_id, photo.sha256)
 
-        photos, claims = await self.read(load)
-        zooms = len(INDEX_ZOOMS)
-        ids = [p for p, _ in photos for _ in range(zooms)]
-        hashes = np.frombuffer(b"".join(h for _, h in photos), dtype=np.uint64)
-        self._index = HashIndex.build(ids, hashes.reshape(-1, WORDS))
-        self._claim_of = claims
+    async def _view(self, sha256: str, budget_s: float | None) -> PhotoView | None:
+        """The view of a stored photo, from its thumbnail in S3 (None if it has none)."""
+        view = self._views.get(sha256)
+        if view is None:
+            key = derived_key(sha256, "thumbnail")
+            thumbnail = await self.objects.read(
+                key, max_bytes=_THUMBNAIL_MAX_BYTES, budget_s=budget_s
+            )
+            if thumbnail is None:
+                return None
+            view = await asyncio.to_thread(view_of, thumbnail)
+            self._views[sha256] = view
+            while len(self._views) > _VIEWS_CACHED:
+                self._views.popitem(last=False)
+        self._views.move_to_end(sha256)
+        return view
 
-    def _reuses(self, claim_id: str, query: bytes) -> list[tuple[str, int]]:
-        """Photos of other claims this photo is the same photo as: (evidence id, distance)."""
-        found: dict[str, int] = {}
-        q = np.frombuffer(query, dtype=np.uint64)
-        for evidence_id, distance in self._index.top_k(q, _NEIGHBOURS, MATCH_DISTANCE):
-            if self._claim_of.get(evidence_id, claim_id) != claim_id:
-                found.setdefault(evidence_id, distance)
-        return list(found.items())
+    async def reuses(
+        self, claim_id: str, verified: Verified, budget_s: float | None
+    ) -> list[tuple[str, int]]:
+        """Photos of other claims this photo is a copy of: (evidence id, hash distance). The
+        hash index proposes the nearest few, aligning each with this photo decides
+        (``core.matching``); a candidate's view comes from its stored thumbnail."""
+        if verified.index_hashes is None or verified.thumbnail is None:
+            return []
+        query = np.frombuffer(verified.index_hashes, dtype=np.uint64).reshape(-1, WORDS)[0]
+        proposed = candidates(
+            self._index, query, skip=lambda photo: self._photos[photo].claim_id == claim_id
+        )
+        if not proposed:
+            return []
+        views = await asyncio.gather(
+            *(self._view(self._photos[photo].sha256, budget_s) for photo, _ in proposed)
+        )
+        mine = await asyncio.to_thread(view_of, verified.thumbnail)
+        aligned = [(p, d, v) for (p, d), v in zip(proposed, views, strict=True) if v is not None]
+        found = await asyncio.to_thread(confirmed, mine, aligned)
+        return [(match.photo_id, match.distance) for match in found]
 
     # ------------------------------------------------------------ authorisation
 
@@ -226,7 +265,7 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         if data is None:
             raise UploadNotReceived(f"nothing was uploaded for {upload.id} yet")
         try:
-            return data, verify(data, declared)
+            return data, await asyncio.to_thread(verify, data, declared)
         except DomainError as error:
             rejected = error
             await self.objects.remove(key, budget_s=budget_s)
@@ -267,9 +306,11 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         kind: str,
         file_name: str,
         verified: Verified,
+        reuses: list[tuple[str, int]],
         upload_id: str | None = None,
     ) -> Registered:
-        """One transaction: the evidence row, its reuse matches, the upload closed, audit."""
+        """One transaction: the evidence row, its reuse matches (``reuses``), the upload
+        closed, audit."""
         folder = await self._folder(store, claim_id)
         facts = verified.photo
         taken = facts.taken_at if facts is not None else None
@@ -295,8 +336,8 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         )
         stored = await store.add_evidence(row)
         new = stored.id == row.id
-        if new and verified.photo_hash is not None:
-            await store.add_matches(stored.id, self._reuses(claim_id, verified.photo_hash))
+        if new:
+            await store.add_matches(stored.id, reuses)
         if upload_id is not None:
             await store.finish_upload(upload_id, evidence_id=stored.id)
         await store.audit(
@@ -356,7 +397,7 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
     ) -> M:
         """The streaming path: the same checks on bytes that came through the service."""
         await self.read(lambda store: self._folder(store, claim_id))
-        verified = verify(data, declared)
+        verified = await asyncio.to_thread(verify, data, declared)
         return await self._register_verified(
             request,
             data,
@@ -385,6 +426,7 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         response_type: type[M],
     ) -> M:
         await self.store_objects(data, verified, budget_s)
+        reuses = await self.reuses(claim_id, verified, budget_s)
         registered: list[Registered] = []
 
         async def work(store: EvidenceStore) -> M:
@@ -394,6 +436,7 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
                 kind=kind,
                 file_name=file_name,
                 verified=verified,
+                reuses=reuses,
                 upload_id=upload_id,
             )
             registered.append(result)
@@ -401,21 +444,16 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
 
         method = "CompleteUpload" if upload_id else "UploadEvidence"
         response = await self.write(method, request, response_type, work)
-        if registered:
-            self.indexed(registered[0].evidence)
+        row = registered[0].evidence if registered else None
+        if row is not None and row.index_hashes is not None and row.id not in self._photos:
+            # Joins the index only now that its transaction has committed.
+            self._add_to_index(IndexedPhoto(row.id, row.claim_id, row.sha256, row.index_hashes))
         if upload_id is not None:
             try:
                 await self.objects.remove(staging_key(upload_id), budget_s=budget_s)
             except StorageUnavailable:  # the registration stands; staging is only a copy
                 log.warning("staging object of %s not removed", upload_id)
         return response
-
-    def indexed(self, row: EvidenceRow) -> None:
-        """A registered photo joins the in-memory index (after its transaction committed)."""
-        if row.index_hashes is not None and row.id not in self._claim_of:
-            hashes = np.frombuffer(row.index_hashes, dtype=np.uint64).reshape(-1, WORDS)
-            self._index.extend([row.id] * len(hashes), hashes)
-            self._claim_of[row.id] = row.claim_id
 
     # ------------------------------------------------------------ reading
 

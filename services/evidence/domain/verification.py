@@ -72,7 +72,7 @@ class Verified:
     thumbnail: bytes | None = None
     display: bytes | None = None
     photo_hash: bytes | None = None  # 32 bytes: what the photo is looked up by
-    index_hashes: bytes | None = None  # 96 bytes: what the photo is stored under
+    index_hashes: bytes | None = None  # 224 bytes: the hashes the photo is stored under
 
 
 def check_declared(d: Declared) -> list[InvalidValue]:

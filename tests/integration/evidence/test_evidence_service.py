@@ -14,6 +14,7 @@ from PIL import Image
 
 from elevins.evidence.v1 import evidence_pb2 as pb
 from elevins.evidence.v1 import evidence_pb2_grpc
+from load_tests import photo_corpus
 from services.evidence.objects import ObjectStore
 from shared.errors import details_of
 from shared.timestamps import to_timestamp
@@ -60,9 +61,13 @@ def contractor(mint, name: str):
 
 
 def photo(seed: int, *, taken: datetime | None = None) -> bytes:
+    """A phone photo of machine room ``seed`` (the forensics corpus's scenes), with EXIF."""
     taken = taken or FAULT_AT + timedelta(minutes=30)
+    scene = Image.open(
+        io.BytesIO(photo_corpus.original(photo_corpus.render_world(seed, 3), seed, 3))
+    )
     return bad_files.jpeg_with_exif(
-        taken_at=taken, device=("Xiaomi", "14"), gps=(27.83, 113.15), seed=seed
+        taken_at=taken, device=("Xiaomi", "14"), gps=(27.83, 113.15), picture=scene
     )
 
 
@@ -263,9 +268,11 @@ async def stream_upload(stub, md, claim_id: str, data: bytes, kind: str = "befor
 
 
 def recompressed(data: bytes) -> bytes:
-    """The same photo, resized and saved again (EXIF kept): what a reuse looks like."""
+    """The same photo cropped, resized and saved again (EXIF kept): what a reuse looks like."""
     image = Image.open(io.BytesIO(data))
-    smaller = image.resize((image.width * 3 // 4, image.height * 3 // 4))
+    w, h = image.size
+    cropped = image.crop((w // 12, h // 20, w - w // 40, h - h // 12))
+    smaller = cropped.resize((cropped.width * 3 // 4, cropped.height * 3 // 4))
     out = io.BytesIO()
     smaller.save(out, "JPEG", quality=70, exif=image.getexif())
     return out.getvalue()
@@ -289,6 +296,12 @@ async def test_a_photo_reused_in_another_claim_is_flagged_on_both(stub, mint) ->
         ("PHOTO_REUSED_ACROSS_CLAIMS", second_claim)
     }
     assert flags.evidence_count == 2
+    # The same machine photographed again from a step aside is not a reuse.
+    third_claim = await open_folder(stub, mint, "ctr-b")
+    world = photo_corpus.render_world(21, 3)
+    second_shot = photo_corpus.second_shot(world, 21, 3, take=0)
+    again = await stream_upload(stub, b, third_claim, second_shot)
+    assert [f.code for f in again.flags if f.code.startswith("PHOTO_REUSED")] == []
     # Each contractor sees only its own claim: the other claim is not there for them.
     hidden = await failure(
         stub.ListClaimEvidence(pb.ListClaimEvidenceRequest(claim_id=first_claim), metadata=b)

@@ -35,8 +35,10 @@ def jpeg_with_exif(
     height: int = 48,
     seed: int = 1,
     date_tag: str = "DateTimeOriginal",
+    picture: Image.Image | None = None,
 ) -> bytes:
-    """A phone-like JPEG whose EXIF holds ``taken_at``, ``device`` (make, model) and ``gps``.
+    """A phone-like JPEG whose EXIF holds ``taken_at``, ``device`` (make, model) and ``gps``;
+    its pixels are ``picture``, or seeded noise of ``width`` × ``height``.
 
     An aware ``taken_at`` also writes its offset (OffsetTimeOriginal, or OffsetTime with
     ``date_tag="DateTime"``), as recent phones do. ``gps`` is signed decimal degrees, written
@@ -70,7 +72,8 @@ def jpeg_with_exif(
             ExifTags.GPS.GPSLongitudeRef: "E" if longitude >= 0 else "W",
             ExifTags.GPS.GPSLongitude: _dms(longitude),
         }
-    return _encode(_noise(width, height, seed), "JPEG", quality=90, exif=exif)
+    pixels = picture if picture is not None else _noise(width, height, seed)
+    return _encode(pixels, "JPEG", quality=90, exif=exif)
 
 
 def truncated_jpeg(width: int = 640, height: int = 480, seed: int = 2) -> bytes:
