@@ -53,8 +53,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(name="pricing", port=50053, seed=True),
     # Contractors before claims: the demo claims are dispatched to registered contractors.
     ServiceSpec(name="contractors", port=50056, seed=True),
-    ServiceSpec(name="claims", port=50052, seed=True),
+    # Before claims: claims opens an evidence folder for every dispatch, its demo seed too.
     ServiceSpec(name="evidence", port=50054),
+    ServiceSpec(name="claims", port=50052, seed=True),
     ServiceSpec(name="validation", port=50055, migrate=False),
     # ServiceSpec(name="exchange", port=50057),
     # ServiceSpec(name="web", port=8080, kind="http", migrate=False),

@@ -13,12 +13,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import grpc
 
 from elevins.contractors.v1 import contractors_pb2 as cpb
 from elevins.contractors.v1 import contractors_pb2_grpc
+from elevins.evidence.v1 import evidence_pb2 as epb
+from elevins.evidence.v1 import evidence_pb2_grpc
 from elevins.policy.v1 import policy_pb2 as ppb
 from elevins.policy.v1 import policy_pb2_grpc
 from elevins.pricing.v1 import pricing_pb2 as prpb
@@ -276,8 +278,23 @@ def _value(value: object) -> vpb.Value:
     return vpb.Value(string_value=str(value))
 
 
+@dataclass(frozen=True)
+class ClaimFolder:
+    """What evidence must know of a claim to judge its photos and to let the right contractor
+    upload: where, who, and the fault and repair times the photos' EXIF times are checked
+    against."""
+
+    claim_id: str
+    region_code: str
+    contractor_id: str
+    fault_at: datetime
+    repaired_at: datetime | None = None
+
+
 class EvidenceClient(Protocol):
     source: str
+
+    async def open_folder(self, folder: ClaimFolder) -> None: ...
 
     async def flags(self, claim_id: str) -> list[EvidenceFlag]: ...
 
@@ -415,6 +432,63 @@ class GrpcContractorsClient:
         )
 
 
+class GrpcEvidenceClient:
+    """The evidence service: claims opens a claim's folder at dispatch (and records the repair
+    time in it), and reads the photo checks when it assesses a quote. A claim with nothing
+    uploaded yet is flagged too: the insurer pays on evidence, never without it."""
+
+    source = "evidence@claims"
+
+    def __init__(self, channel: grpc.aio.Channel, token: str) -> None:
+        self._stub = evidence_pb2_grpc.EvidenceServiceStub(channel)
+        self._md = (("authorization", f"Bearer {token}"),)
+
+    async def open_folder(self, folder: ClaimFolder) -> None:
+        # Idempotent by content: the same folder state is the same request.
+        state = folder.repaired_at.isoformat() if folder.repaired_at else "open"
+        request = epb.PutClaimFolderRequest(
+            request_id=f"folder:{folder.claim_id}:{folder.contractor_id}:{state}",
+            claim_id=folder.claim_id,
+            region=folder.region_code,
+            contractor_id=folder.contractor_id,
+            fault_at=to_timestamp(folder.fault_at),
+            repaired_at=to_timestamp(folder.repaired_at),  # None: unset, still open
+        )
+        await _call(self._stub.PutClaimFolder, request, self._md, "evidence")
+
+    async def flags(self, claim_id: str) -> list[EvidenceFlag]:
+        request = epb.GetClaimFlagsRequest(claim_id=claim_id)
+        try:
+            reply = await _call(self._stub.GetClaimFlags, request, self._md, "evidence")
+        except NotFound:
+            return [EvidenceFlag("EVIDENCE_FOLDER_MISSING", "evidence has no folder for it")]
+        found = [EvidenceFlag(f.code, _flag_message(f)) for f in reply.flags]
+        if reply.evidence_count == 0:
+            found.append(EvidenceFlag("NO_EVIDENCE", "no photo or document uploaded yet"))
+        return found
+
+
+def _flag_message(flag: epb.Flag) -> str:
+    if flag.other_claim_id:
+        return f"{flag.message} (claim {flag.other_claim_id}, evidence {flag.other_evidence_id})"
+    return flag.message
+
+
+async def _call(
+    method: Any, request: Any, metadata: tuple[tuple[str, str], ...], service: str
+) -> Any:
+    """One bounded call; UNAVAILABLE/DEADLINE_EXCEEDED → UpstreamUnavailable, NOT_FOUND →
+    NotFound, anything else is a bug here or there and propagates."""
+    try:
+        return await method(request, metadata=metadata, timeout=CALL_TIMEOUT_S)
+    except grpc.aio.AioRpcError as error:
+        if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise UpstreamUnavailable(f"{service} service: {error.code().name}") from error
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            raise NotFound(error.details() or f"{service}: not found") from error
+        raise
+
+
 @dataclass
 class FakePricing:
     source: str = "pricing@fake-catalogue-0"
@@ -458,6 +532,10 @@ class FakeValidation:
 class FakeEvidence:
     source: str = "evidence@fake"
     by_claim: dict[str, list[EvidenceFlag]] = field(default_factory=dict)
+    folders: dict[str, ClaimFolder] = field(default_factory=dict)
+
+    async def open_folder(self, folder: ClaimFolder) -> None:
+        self.folders[folder.claim_id] = folder
 
     async def flags(self, claim_id: str) -> list[EvidenceFlag]:
         return list(self.by_claim.get(claim_id, []))

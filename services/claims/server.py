@@ -11,6 +11,7 @@ import grpc
 from elevins.claims.v1 import claims_pb2, claims_pb2_grpc
 from services.claims.clients import (
     GrpcContractorsClient,
+    GrpcEvidenceClient,
     GrpcPolicyClient,
     GrpcPricingClient,
     GrpcValidationClient,
@@ -51,6 +52,10 @@ def _upstreams(
         contractors = grpc.aio.insecure_channel(settings.contractors_addr)
         channels.append(contractors)
         upstreams.contractors = GrpcContractorsClient(contractors, token)
+    if settings.evidence_addr:
+        evidence = grpc.aio.insecure_channel(settings.evidence_addr)
+        channels.append(evidence)
+        upstreams.evidence = GrpcEvidenceClient(evidence, token)
     return upstreams
 
 

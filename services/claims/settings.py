@@ -10,6 +10,8 @@ class ClaimsSettings(CommonSettings):
     validation_addr: str = env("VALIDATION_ADDR", default="")
     # Empty: the contractors stand-in (everyone grey), likewise.
     contractors_addr: str = env("CONTRACTORS_ADDR", default="")
+    # Empty: the evidence stand-in (no folders, no flags), likewise.
+    evidence_addr: str = env("EVIDENCE_ADDR", default="")
     # Clean claims at or under this amount are approved without a person (1,000 CNY; a
     # white-listed contractor's up to 5,000 CNY). Above the second threshold (50,000 CNY)
     # a senior reviewer must approve too.

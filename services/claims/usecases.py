@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.claims.clients import Upstreams
+from services.claims.clients import ClaimFolder, Upstreams
 from services.claims.domain.adjudication import (
     LineDecision,
     Provenance,
@@ -225,7 +225,11 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
                 f"contractor {contractor_id} is blacklisted: {standing.reason}",
                 field="contractor_id",
             )
-        return await self._move(store, claim, Action.DISPATCH, contractor_id=contractor_id)
+        moved = await self._move(store, claim, Action.DISPATCH, contractor_id=contractor_id)
+        # Inside the transaction: if evidence cannot open the folder the dispatch rolls back
+        # and the caller retries, so a dispatched contractor can always upload its photos.
+        await self.up.evidence.open_folder(_folder_of(moved))
+        return moved
 
     async def arrive(self, store: ClaimsStore, *, claim_id: str, at: datetime | None) -> ClaimRow:
         claim = await self._claim(store, claim_id)
@@ -434,6 +438,8 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         moment = at or self.clock.now()
         moved = await self._move(store, claim, Action.MARK_REPAIRED, at=moment)
         await self._stop_clock(store, claim_id, ClockKind.REPAIR, moment)
+        # The repair time is what "photo taken long after the repair" is measured from.
+        await self.up.evidence.open_folder(replace(_folder_of(moved), repaired_at=moment))
         return moved
 
     async def confirm(
@@ -762,3 +768,8 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "value") and isinstance(value.value, str):
         return value.value
     return value
+
+
+def _folder_of(claim: ClaimRow) -> ClaimFolder:
+    assert claim.contractor_id is not None  # dispatched
+    return ClaimFolder(claim.id, claim.region_code, claim.contractor_id, claim.reported_at)

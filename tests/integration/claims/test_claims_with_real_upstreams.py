@@ -196,3 +196,72 @@ async def test_a_blacklisted_contractors_claim_is_held_and_gets_no_new_work(
         grpc.StatusCode.FAILED_PRECONDITION,
         "CONTRACTOR_BLACKLISTED",
     )
+
+
+async def test_a_photo_reused_from_another_claim_holds_the_quote_for_a_person(
+    claims_addr,  # migrates the claims schema this second claims server uses
+    service_environ,
+    policy_addr,
+    policy_channel,
+    evidence_app,
+    evidence_channel,
+    mint,
+) -> None:
+    from elevins.evidence.v1 import evidence_pb2_grpc
+    from tests.integration.evidence.test_evidence_service import (
+        contractor,
+        photo,
+        recompressed,
+        stream_upload,
+    )
+
+    evidence = evidence_pb2_grpc.EvidenceServiceStub(evidence_channel)
+    settings = ClaimsSettings.from_env(
+        {**service_environ, "POLICY_ADDR": policy_addr, "EVIDENCE_ADDR": evidence_app[0]}
+    )
+    app, _ = build_app(settings, port=0)
+    server, port = await app.start()
+    original = photo(seed=41)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            first, second = f"ctr-{uuid.uuid4().hex[:8]}", f"ctr-{uuid.uuid4().hex[:8]}"
+            quoted = {}
+            for cid, upload in ((first, original), (second, recompressed(original)), (first, None)):
+                a = Actors(channel, mint, contractor=cid)
+                code = await insured_registration_code(policy_channel, mint)
+                claim_id = (await a.report(code)).claim.claim_id
+                # Dispatch opens the claim's evidence folder: only now may the contractor upload.
+                await a.stub.DispatchContractor(
+                    pb.DispatchContractorRequest(
+                        request_id=rid(), claim_id=claim_id, contractor_id=cid
+                    ),
+                    metadata=a.adjuster,
+                )
+                if upload is not None:
+                    await stream_upload(evidence, contractor(mint, cid), claim_id, upload)
+                await a.stub.RecordArrival(
+                    pb.RecordArrivalRequest(request_id=rid(), claim_id=claim_id),
+                    metadata=a.contractor,
+                )
+                quoted[claim_id] = (
+                    await a.stub.SubmitQuote(
+                        pb.SubmitQuoteRequest(
+                            request_id=rid(), claim_id=claim_id, lines=[TRACTION_MACHINE]
+                        ),
+                        metadata=a.contractor,
+                    )
+                ).claim
+    finally:
+        await app.stop(server)
+    first_claim, reused, bare = quoted.values()
+    steps = {
+        c.claim_id: next(t for t in c.recommendation.trace if t.step == "evidence")
+        for c in quoted.values()
+    }
+    assert "EVIDENCE_FLAGGED" in reused.recommendation.reason_codes
+    assert reused.recommendation.needs_person and reused.state == "under_review"
+    assert steps[reused.claim_id].source == "evidence@claims"
+    assert "PHOTO_REUSED_ACROSS_CLAIMS" in steps[reused.claim_id].detail
+    assert first_claim.claim_id in steps[reused.claim_id].detail
+    # Nothing uploaded is no ground to pay on either.
+    assert "NO_EVIDENCE" in steps[bare.claim_id].detail and bare.recommendation.needs_person
