@@ -42,6 +42,10 @@ from shared.errors import details_of
 from shared.timestamps import to_timestamp
 
 CALL_TIMEOUT_S = 5.0
+# Evidence of a decided claim is write-once for this long. Insurance Law art. 87: records of
+# contracts of a year or less are kept at least five years from the contract's end, so five
+# years from the decision plus the longest policy year.
+EVIDENCE_RETENTION = timedelta(days=6 * 366)
 
 
 @dataclass(frozen=True)
@@ -298,6 +302,8 @@ class EvidenceClient(Protocol):
 
     async def flags(self, claim_id: str) -> list[EvidenceFlag]: ...
 
+    async def lock(self, claim_id: str, at: datetime) -> None: ...
+
 
 class ContractorsClient(Protocol):
     source: str
@@ -467,6 +473,18 @@ class GrpcEvidenceClient:
             found.append(EvidenceFlag("NO_EVIDENCE", "no photo or document uploaded yet"))
         return found
 
+    async def lock(self, claim_id: str, at: datetime) -> None:
+        until = at + EVIDENCE_RETENTION
+        request = epb.LockClaimEvidenceRequest(
+            request_id=f"lock:{claim_id}:{until.isoformat()}",
+            claim_id=claim_id,
+            retain_until=to_timestamp(until),
+        )
+        try:
+            await _call(self._stub.LockClaimEvidence, request, self._md, "evidence")
+        except NotFound:  # no folder, so nothing was ever uploaded to keep
+            return
+
 
 def _flag_message(flag: epb.Flag) -> str:
     if flag.other_claim_id:
@@ -534,8 +552,13 @@ class FakeEvidence:
     by_claim: dict[str, list[EvidenceFlag]] = field(default_factory=dict)
     folders: dict[str, ClaimFolder] = field(default_factory=dict)
 
+    locked: dict[str, datetime] = field(default_factory=dict)
+
     async def open_folder(self, folder: ClaimFolder) -> None:
         self.folders[folder.claim_id] = folder
+
+    async def lock(self, claim_id: str, at: datetime) -> None:
+        self.locked[claim_id] = at + EVIDENCE_RETENTION
 
     async def flags(self, claim_id: str) -> list[EvidenceFlag]:
         return list(self.by_claim.get(claim_id, []))

@@ -643,6 +643,10 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
             },
             actor=move.actor,
         )
+        if move.to_state in _LOCKS_EVIDENCE:
+            # The evidence a decision or a payment rests on becomes write-once (S3 object lock);
+            # in the transaction, so a decision never stands on evidence that could change.
+            await self.up.evidence.lock(claim.id, moment)
         if move.to_state in (ClaimState.APPROVED, ClaimState.PARTLY_APPROVED, ClaimState.REJECTED):
             await store.emit(
                 "claim.decided",
@@ -768,6 +772,11 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "value") and isinstance(value.value, str):
         return value.value
     return value
+
+
+_LOCKS_EVIDENCE = frozenset(
+    {ClaimState.APPROVED, ClaimState.PARTLY_APPROVED, ClaimState.REJECTED, ClaimState.PAID}
+)
 
 
 def _folder_of(claim: ClaimRow) -> ClaimFolder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -207,6 +208,7 @@ async def test_a_photo_reused_from_another_claim_holds_the_quote_for_a_person(
     evidence_channel,
     mint,
 ) -> None:
+    from elevins.evidence.v1 import evidence_pb2 as epb
     from elevins.evidence.v1 import evidence_pb2_grpc
     from tests.integration.evidence.test_evidence_service import (
         contractor,
@@ -251,6 +253,21 @@ async def test_a_photo_reused_from_another_claim_holds_the_quote_for_a_person(
                         metadata=a.contractor,
                     )
                 ).claim
+            # The adjuster rejects the reuse: the evidence it rests on becomes write-once.
+            rejected_id = list(quoted)[1]
+            await a.stub.DecideClaim(
+                pb.DecideClaimRequest(
+                    request_id=rid(),
+                    claim_id=rejected_id,
+                    kind=pb.DECISION_KIND_REJECT,
+                    reason_codes=["EVIDENCE_FLAGGED"],
+                    note="照片重复使用",
+                ),
+                metadata=a.adjuster,
+            )
+            kept = await evidence.ListClaimEvidence(
+                epb.ListClaimEvidenceRequest(claim_id=rejected_id), metadata=meta(mint("service"))
+            )
     finally:
         await app.stop(server)
     first_claim, reused, bare = quoted.values()
@@ -265,3 +282,6 @@ async def test_a_photo_reused_from_another_claim_holds_the_quote_for_a_person(
     assert first_claim.claim_id in steps[reused.claim_id].detail
     # Nothing uploaded is no ground to pay on either.
     assert "NO_EVIDENCE" in steps[bare.claim_id].detail and bare.recommendation.needs_person
+    [locked] = kept.evidence
+    years = (locked.retained_until.ToDatetime(tzinfo=UTC) - datetime.now(UTC)).days / 365.25
+    assert 5.9 < years < 6.1
