@@ -18,7 +18,15 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from load_tests.benchmarks import claims, contractors, evidence, policy, pricing, validation
+from load_tests.benchmarks import (
+    claims,
+    contractors,
+    evidence,
+    evidence_upload,
+    policy,
+    pricing,
+    validation,
+)
 from load_tests.harness import (
     DEFAULT_OUT,
     ROOT,
@@ -42,6 +50,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     contractors.scorecards_recompute,
     evidence.photo_matching,
     evidence.hash_lookup,
+    evidence_upload.upload_throughput,
 )
 
 

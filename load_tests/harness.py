@@ -27,6 +27,7 @@ from load_tests.stats import median
 
 if TYPE_CHECKING:
     from services.claims.usecases import ClaimsUseCases
+    from services.evidence.usecases import EvidenceUseCases
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "build" / "bench"
@@ -158,6 +159,19 @@ class ClaimsTarget:
     usecases: ClaimsUseCases
 
 
+@dataclass(frozen=True)
+class EvidenceTarget:
+    """An evidence service to call, its use cases, and the S3 its bucket is on (for a
+    benchmark to talk to the same server beside the service)."""
+
+    addr: str
+    usecases: EvidenceUseCases
+    s3_endpoint: str
+    s3_access_key: str
+    s3_secret_key: str
+    bucket: str
+
+
 @dataclass
 class BenchContext:
     """What benchmarks share, started on first use and stopped once at the end.
@@ -174,6 +188,7 @@ class BenchContext:
     _environ: dict[str, str] | None = None
     _policy: PolicyTarget | None = None
     _claims: ClaimsTarget | None = None
+    _evidence: EvidenceTarget | None = None
 
     def mint(self, role: str = "service") -> str:
         from shared.auth import mint_token
@@ -240,6 +255,34 @@ class BenchContext:
             self.exits.push_async_callback(app.stop, server)
             self._claims = ClaimsTarget(addr=f"127.0.0.1:{port}", usecases=usecases)
         return self._claims
+
+    async def evidence(self) -> EvidenceTarget:
+        """The evidence service in-process (as ``tests/conftest.py`` serves it) on the run's
+        PostgreSQL and S3; its start ensures the bucket (object lock on) and loads the index."""
+        if self._evidence is None:
+            from services.evidence.__main__ import MIGRATIONS
+            from services.evidence.server import SCHEMA, build_app
+            from services.evidence.settings import EvidenceSettings
+            from shared.migrations import upgrade
+
+            settings = EvidenceSettings.from_env(self.service_environ())
+            note("migrating and starting the evidence service …")
+            await asyncio.to_thread(
+                upgrade, MIGRATIONS, schema=SCHEMA, database_url=settings.database_url
+            )
+            app, usecases = build_app(settings, port=0)
+            server, port = await app.start()
+            self.exits.push_async_callback(app.stop, server)
+            secret = settings.s3_secret_key
+            self._evidence = EvidenceTarget(
+                addr=f"127.0.0.1:{port}",
+                usecases=usecases,
+                s3_endpoint=settings.s3_endpoint,
+                s3_access_key=settings.s3_access_key,
+                s3_secret_key=secret.reveal() if secret is not None else "",
+                bucket=settings.s3_bucket,
+            )
+        return self._evidence
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The benchmark harness: file format, interleaving, the registry, the baselines' honesty."""
 
+import io
 import json
 from decimal import Decimal
 
@@ -211,3 +212,45 @@ def test_the_naive_tally_decides_like_decide_vote(choices, passes):
     areas = ["90.00", "80.00", "70.00", "60.00"]
     flats = [Flat(f"f{o}", o, Decimal(area)) for o, area in zip("abcd", areas, strict=True)]
     assert _both(flats, choices) == (passes, passes)
+
+
+# ------------------------------------------------------------------ evidence upload throughput
+
+
+def test_the_upload_benchmark_is_registered():
+    assert "evidence_upload_throughput" in [b.name for b in BENCHMARKS]
+
+
+def test_upload_rounds_go_abc_then_cba():
+    from load_tests.benchmarks.evidence_upload import WAYS, rotated_order
+
+    assert [rotated_order(i) for i in range(3)] == [WAYS, WAYS[::-1], WAYS]
+
+
+def test_an_upload_round_is_rated_while_every_uploader_was_busy():
+    from load_tests.benchmarks.evidence_upload import Outcome
+
+    # Ten photos of 100 bytes; the last one was taken at 1.0 s, the round ended at 1.6 s.
+    done = [(0.1 * (i + 1), 100) for i in range(8)] + [(1.4, 100), (1.6, 100)]
+    outcome = Outcome("raw", photos=10, bytes=1000, wall_s=1.6, drained_s=1.0, completions=done)
+    assert outcome.rate == pytest.approx(8.0) and outcome.bytes_per_s == pytest.approx(800.0)
+    unfinished = Outcome("raw", photos=2, bytes=200, wall_s=0.5, drained_s=0.0)
+    assert unfinished.rate == pytest.approx(4.0)  # no busy window: the whole round
+
+
+def test_upload_photos_are_distinct_and_near_200_kb():
+    import hashlib
+
+    from PIL import Image
+
+    from load_tests.benchmarks.evidence_upload import (
+        FRAME,
+        SIZE_TOLERANCE,
+        TARGET_BYTES,
+        scene_photos,
+    )
+
+    photos = scene_photos(3, 3)
+    assert len({hashlib.sha256(p).digest() for p in photos}) == 3
+    assert all(abs(len(p) / TARGET_BYTES - 1) <= SIZE_TOLERANCE for p in photos)
+    assert Image.open(io.BytesIO(photos[0])).size in (FRAME, FRAME[::-1])
