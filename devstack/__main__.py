@@ -2,6 +2,7 @@
 
 - `run`  (make run):  storage + services until Ctrl-C, demo credentials printed when ready.
 - `env`:  `export …` lines for the running `make run` stack: eval "$(python -m devstack env)".
+- `traces`: print traces from the `file` exporter's build/traces/*.jsonl (devstack.traces).
 - `test` (make test): pytest; the test session starts its own throw-away stack (see
   tests/conftest.py), or uses DATABASE_URL / S3_ENDPOINT when they are set.
 """
@@ -42,9 +43,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start storage and services until Ctrl-C (make run)")
     sub.add_parser("env", help="print export lines for the running `make run` stack")
+    sub.add_parser(
+        "traces", help="print traces from build/traces/*.jsonl (--claim ID, --trace ID)"
+    )
     test = sub.add_parser("test", help="run pytest (make test); extra arguments go to pytest")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "traces":
+        from devstack.traces import main as traces
+
+        return traces(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
 
     logging.basicConfig(
         level=logging.INFO,

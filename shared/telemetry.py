@@ -41,6 +41,7 @@ __all__ = [
     "EXPORTERS",
     "JsonLinesSpanExporter",
     "TelemetrySettings",
+    "annotate",
     "configure_telemetry",
     "default_trace_file",
     "shutdown_telemetry",
@@ -113,6 +114,21 @@ def tracer(name: str) -> trace.Tracer:
     proxy that starts recording once a provider is installed.
     """
     return trace.get_tracer(name)
+
+
+Attribute = str | bool | int | float
+
+
+def annotate(**attributes: Attribute) -> None:
+    """Put ``elevins.<name>`` attributes on the current span: ``annotate(claim_id=...)``.
+
+    The business keys (claim id, upload id) are what a person searches traces by; naming them
+    in one namespace keeps them apart from the semantic-convention attributes. A no-op when no
+    span is being recorded.
+    """
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({f"{NAMESPACE}.{name}": value for name, value in attributes.items()})
 
 
 def default_trace_file(service_name: str) -> Path:

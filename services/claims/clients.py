@@ -1,9 +1,9 @@
 """Typed clients of the services claims depends on, with in-memory fakes.
 
-The policy service exists: :class:`GrpcPolicyClient` calls it with the claims service's own
-identity and a bounded timeout per call. Validation, pricing, evidence and contractors do not
-exist yet: their clients are in-memory stand-ins that say so in the adjudication trace
-(``source="pricing@fake"``), to be replaced one by one as the services land.
+Each upstream has a gRPC client that calls it with the claims service's own identity and a
+bounded timeout per call, and an in-memory stand-in for unit tests and partial stacks that says
+so in the adjudication trace (``source="pricing@fake"``); the server wires the real one when
+its ``<NAME>_ADDR`` is set.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from services.claims.usecases import ClaimsUseCases, Rules
 from shared.auth import Role, mint_token
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
+from shared.grpc_client import channel
 from shared.grpc_server import GrpcApp, ServiceBinding
 
 SCHEMA = "claims"
@@ -41,19 +42,19 @@ def _upstreams(
 ) -> Upstreams:
     upstreams = Upstreams(policy=GrpcPolicyClient(policy, token))
     if settings.pricing_addr:
-        pricing = grpc.aio.insecure_channel(settings.pricing_addr)
+        pricing = channel(settings.pricing_addr)
         channels.append(pricing)
         upstreams.pricing = GrpcPricingClient(pricing, token)
     if settings.validation_addr:
-        validation = grpc.aio.insecure_channel(settings.validation_addr)
+        validation = channel(settings.validation_addr)
         channels.append(validation)
         upstreams.validation = GrpcValidationClient(validation, token)
     if settings.contractors_addr:
-        contractors = grpc.aio.insecure_channel(settings.contractors_addr)
+        contractors = channel(settings.contractors_addr)
         channels.append(contractors)
         upstreams.contractors = GrpcContractorsClient(contractors, token)
     if settings.evidence_addr:
-        evidence = grpc.aio.insecure_channel(settings.evidence_addr)
+        evidence = channel(settings.evidence_addr)
         channels.append(evidence)
         upstreams.evidence = GrpcEvidenceClient(evidence, token)
     return upstreams
@@ -67,8 +68,8 @@ def build_app(
     upstreams: Upstreams | None = None,
 ) -> tuple[GrpcApp, ClaimsUseCases]:
     engine = create_engine(settings.database_url, schema=SCHEMA)
-    channel = grpc.aio.insecure_channel(settings.policy_addr)
-    channels = [channel]
+    policy_channel = channel(settings.policy_addr)
+    channels = [policy_channel]
     token = mint_token(
         settings.auth_key.reveal(),
         subject="svc-claims",
@@ -79,7 +80,7 @@ def build_app(
     usecases = ClaimsUseCases(
         engine,
         clock or SystemClock(),
-        upstreams or _upstreams(settings, channel, token, channels),
+        upstreams or _upstreams(settings, policy_channel, token, channels),
         Rules(
             straight_through_max_fen=settings.straight_through_max_fen,
             white_list_straight_through_max_fen=settings.white_list_straight_through_max_fen,

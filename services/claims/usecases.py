@@ -49,10 +49,12 @@ from services.claims.domain.states import Action, ClaimState, check_role, perfor
 from services.claims.store import ClaimRow, ClaimsStore, new_claim_id
 from shared.auth import Role, current_principal, require_region, require_role
 from shared.clock import Clock, shanghai_date
+from shared.telemetry import annotate, tracer
 from shared.unit_of_work import Transactions
 from shared.workdays import WorkdayCalendar, default_calendar
 
 R = TypeVar("R")
+_tracer = tracer(__name__)
 
 PIPELINE_ACTOR = "claims-pipeline"
 # IoT platforms and property managers (partners), the insurer's own people and systems.
@@ -129,6 +131,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
 
         async def work(store: ClaimsStore) -> Intake[R]:
             async def done(claim_id: str, created: bool) -> Intake[R]:
+                annotate(claim_id=claim_id, claim_created=created)
                 claim = await self._load(store, claim_id)
                 return Intake(claim, created, await present(store, claim))
 
@@ -268,7 +271,25 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         return await self._assess(store, claim, Quote(version=version, lines=tuple(lines)))
 
     async def _assess(self, store: ClaimsStore, claim: ClaimRow, quote: Quote) -> ClaimRow:
-        """The adjudication pipeline: every upstream's view, one recommendation, one move."""
+        """The adjudication pipeline: every upstream's view, one recommendation, one move.
+
+        One span covers it, so a trace shows the pipeline's calls to policy, pricing,
+        contractors, validation and evidence side by side under it, with the claim id.
+        """
+        with _tracer.start_as_current_span(
+            "claims.adjudicate",
+            attributes={"elevins.claim_id": claim.id, "elevins.quote_version": quote.version},
+        ) as span:
+            moved = await self._adjudicate(store, claim, quote)
+            span.set_attributes(
+                {
+                    "elevins.claim_state": moved.state,
+                    "elevins.approved_total_fen": moved.approved_total_fen or 0,
+                }
+            )
+            return moved
+
+    async def _adjudicate(self, store: ClaimsStore, claim: ClaimRow, quote: Quote) -> ClaimRow:
         elevator = await self.up.policy.elevator(claim.registration_code)
         coverage = await self.up.policy.coverage(
             claim.registration_code, claim.reported_at, claim.peril
@@ -582,6 +603,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         return claim
 
     async def _claim(self, store: ClaimsStore, claim_id: str, *, lock: bool = True) -> ClaimRow:
+        annotate(claim_id=claim_id)
         claim = await store.claim(claim_id, for_update=lock)
         if claim is None:
             raise ClaimNotFound(claim_id)

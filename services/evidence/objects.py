@@ -26,9 +26,13 @@ from minio.commonconfig import COMPLIANCE
 from minio.datatypes import PostPolicy
 from minio.error import S3Error
 from minio.retention import Retention
+from opentelemetry.trace import SpanKind
+
+from shared.telemetry import tracer
 
 T = TypeVar("T")
 _MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchVersion")
+_tracer = tracer(__name__)
 
 
 class StorageUnavailable(Exception):
@@ -72,6 +76,7 @@ class ObjectStore:
             http_client=http,
         )
         self.bucket = bucket
+        self.endpoint = endpoint
         self.timeout_s = timeout_s
 
     async def _call(self, fn: Callable[[], T], *, budget_s: float | None = None) -> T:
@@ -83,11 +88,30 @@ class ObjectStore:
         except (TimeoutError, urllib3.exceptions.HTTPError, OSError) as error:
             raise StorageUnavailable(f"S3 {type(error).__name__}: {error}") from error
 
-    async def _s3(self, fn: Callable[[], T], *, budget_s: float | None = None) -> T:
-        try:
-            return await self._call(fn, budget_s=budget_s)
-        except S3Error as error:
-            raise StorageUnavailable(f"S3 {error.code}: {error.message}") from error
+    async def _s3(
+        self, op: str, key: str, fn: Callable[[], T], *, budget_s: float | None = None
+    ) -> T:
+        """``fn`` (S3 operation ``op`` on ``key``) in a client span, bounded, errors mapped.
+
+        The span is ours, not an HTTP library's: it names the S3 operation and the object
+        (OpenTelemetry's AWS conventions), which is what a slow upload's trace must show.
+        """
+        with _tracer.start_as_current_span(
+            f"S3 {op}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "rpc.system": "aws-api",
+                "rpc.service": "S3",
+                "rpc.method": op,
+                "aws.s3.bucket": self.bucket,
+                "aws.s3.key": key,
+                "server.address": self.endpoint,
+            },
+        ):
+            try:
+                return await self._call(fn, budget_s=budget_s)
+            except S3Error as error:
+                raise StorageUnavailable(f"S3 {error.code}: {error.message}") from error
 
     # ------------------------------------------------------------------ setup
 
@@ -126,7 +150,7 @@ class ObjectStore:
                 response.close()
                 response.release_conn()
 
-        return await self._s3(get, budget_s=budget_s)
+        return await self._s3("GetObject", key, get, budget_s=budget_s)
 
     async def exists(self, key: str, *, budget_s: float | None = None) -> bool:
         def stat() -> bool:
@@ -138,12 +162,14 @@ class ObjectStore:
                     return False
                 raise
 
-        return await self._s3(stat, budget_s=budget_s)
+        return await self._s3("HeadObject", key, stat, budget_s=budget_s)
 
     async def write(
         self, key: str, data: bytes, content_type: str, *, budget_s: float | None = None
     ) -> None:
         await self._s3(
+            "PutObject",
+            key,
             lambda: self._client.put_object(
                 self.bucket, key, io.BytesIO(data), len(data), content_type=content_type
             ),
@@ -151,11 +177,18 @@ class ObjectStore:
         )
 
     async def remove(self, key: str, *, budget_s: float | None = None) -> None:
-        await self._s3(lambda: self._client.remove_object(self.bucket, key), budget_s=budget_s)
+        await self._s3(
+            "DeleteObject",
+            key,
+            lambda: self._client.remove_object(self.bucket, key),
+            budget_s=budget_s,
+        )
 
     async def retain(self, key: str, until: datetime, *, budget_s: float | None = None) -> None:
         """Write-once until ``until`` (COMPLIANCE: nobody, not even an admin, shortens it)."""
         await self._s3(
+            "PutObjectRetention",
+            key,
             lambda: self._client.set_object_retention(
                 self.bucket, key, Retention(COMPLIANCE, until.replace(microsecond=0))
             ),

@@ -55,6 +55,7 @@ from services.evidence.store import EvidenceRow, EvidenceStore, Folder, IndexedP
 from shared.auth import Role, current_principal
 from shared.clock import Clock
 from shared.domain_errors import DomainError, NotFound, PermissionDenied, PreconditionFailed
+from shared.telemetry import annotate
 from shared.unit_of_work import Transactions
 
 M = TypeVar("M", bound=Message)
@@ -190,6 +191,7 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
     # ------------------------------------------------------------ authorisation
 
     async def _folder(self, store: EvidenceStore, claim_id: str) -> Folder:
+        annotate(claim_id=claim_id)  # the key a trace of any claim's evidence is found by
         folder = await store.folder(claim_id)
         principal = current_principal()
         visible = folder is not None and (

@@ -41,8 +41,8 @@ def usecases(evidence_app):
     return evidence_app[1]
 
 
-async def open_folder(stub, mint, contractor: str) -> str:
-    claim_id = f"clm-{uuid.uuid4().hex[:10]}"
+async def open_folder(stub, mint, contractor: str, claim_id: str | None = None) -> str:
+    claim_id = claim_id or f"clm-{uuid.uuid4().hex[:10]}"
     await stub.PutClaimFolder(
         pb.PutClaimFolderRequest(
             request_id=rid(),
