@@ -43,9 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start storage and services until Ctrl-C (make run)")
     sub.add_parser("env", help="print export lines for the running `make run` stack")
-    sub.add_parser(
-        "traces", help="print traces from build/traces/*.jsonl (--claim ID, --trace ID)"
-    )
+    sub.add_parser("traces", help="print traces from build/traces/*.jsonl (--claim ID, --trace ID)")
     test = sub.add_parser("test", help="run pytest (make test); extra arguments go to pytest")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args, rest = parser.parse_known_args(argv)

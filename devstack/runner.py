@@ -36,12 +36,14 @@ from devstack.credentials import write_private
 from devstack.ports import pick_port, release_port
 from devstack.services import (
     ENV_AUTH_KEY,
+    METRICS_PORT_OFFSET,
     ServiceSpec,
     address,
     addresses_environ,
     build_service_env,
     demo_tokens,
     ensure_auth_key,
+    metrics_environ,
     ready_text,
 )
 from devstack.signals import StopFlag, shielded
@@ -227,12 +229,13 @@ def _watch(services: Mapping[str, Child], stop: StopFlag) -> int:
     return 0
 
 
-def _choose_ports(specs: Sequence[ServiceSpec]) -> dict[str, int]:
+def _choose_ports(specs: Sequence[ServiceSpec], *, offset: int = 0) -> dict[str, int]:
     ports: dict[str, int] = {}
     for spec in specs:
-        port = pick_port(preferred=spec.port)
-        if port != spec.port:
-            log.warning("%s: port %d is taken; using %d", spec.name, spec.port, port)
+        preferred = spec.port + offset
+        port = pick_port(preferred=preferred)
+        if port != preferred:
+            log.warning("%s: port %d is taken; using %d", spec.name, preferred, port)
         ports[spec.name] = port
     return ports
 
@@ -243,8 +246,13 @@ def _serve(base_dir: Path, stack: StackEnv, specs: Sequence[ServiceSpec], stop: 
     begun = time.monotonic()
     auth_key = ensure_auth_key(base_dir / "secrets" / "auth_key")
     ports = _choose_ports(specs)
+    metrics_ports = _choose_ports(
+        [s for s in specs if s.kind == "grpc"], offset=METRICS_PORT_OFFSET
+    )
     envs = {
-        s.name: build_service_env(os.environ, stack, auth_key=auth_key, spec=s, ports=ports)
+        s.name: build_service_env(
+            os.environ, stack, auth_key=auth_key, spec=s, ports=ports, metrics_ports=metrics_ports
+        )
         for s in specs
     }
     _run_steps(
@@ -258,7 +266,7 @@ def _serve(base_dir: Path, stack: StackEnv, specs: Sequence[ServiceSpec], stop: 
             services[spec.name] = Child.start(
                 spec.name, _module_cmd(spec, "serve"), envs[spec.name], relay=True
             )
-        for port in ports.values():
+        for port in [*ports.values(), *metrics_ports.values()]:
             release_port(port)
         _wait_healthy(services, specs, ports, stop)
         # Seeds run against the serving stack, one service after another in start order:
@@ -273,10 +281,16 @@ def _serve(base_dir: Path, stack: StackEnv, specs: Sequence[ServiceSpec], stop: 
         tokens = demo_tokens(auth_key, mint_token)
         write_private(
             base_dir / SERVICES_STATE_FILE,
-            _state_json({ENV_AUTH_KEY: auth_key, **addresses_environ(ports)}),
+            _state_json(
+                {
+                    ENV_AUTH_KEY: auth_key,
+                    **addresses_environ(ports),
+                    **metrics_environ(metrics_ports),
+                }
+            ),
         )
         log.info("services: ready in %.2fs", time.monotonic() - begun)
-        _emit(ready_text(specs, ports, stack, tokens))
+        _emit(ready_text(specs, ports, stack, tokens, metrics_ports))
         return _watch(services, stop)
     finally:
         with shielded("stopping the services"):

@@ -20,6 +20,8 @@ from devstack.stack import StackEnv
 ENV_AUTH_KEY = "ELEVINS_AUTH_KEY"
 ENV_BIND_HOST = "BIND_HOST"
 DEMO_TOKEN_TTL_SECONDS = 12 * 3600
+# Each gRPC service's Prometheus endpoint: its port + 1000 when free (policy 51051, ...).
+METRICS_PORT_OFFSET = 1000
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,11 @@ def addresses_environ(ports: Mapping[str, int]) -> dict[str, str]:
     return {f"{name.upper()}_ADDR": address(port) for name, port in ports.items()}
 
 
+def metrics_environ(metrics_ports: Mapping[str, int]) -> dict[str, str]:
+    """`<NAME>_METRICS_ADDR=127.0.0.1:<port>`: where each service's /metrics is scraped."""
+    return {f"{name.upper()}_METRICS_ADDR": address(p) for name, p in metrics_ports.items()}
+
+
 def build_service_env(
     base: Mapping[str, str],
     stack: StackEnv,
@@ -108,8 +115,10 @@ def build_service_env(
     auth_key: str,
     spec: ServiceSpec,
     ports: Mapping[str, int],
+    metrics_ports: Mapping[str, int] | None = None,
 ) -> dict[str, str]:
-    """A service's environment: ours + storage + auth key + its port + everyone's address."""
+    """A service's environment: ours + storage + auth key + its ports + everyone's address."""
+    metrics_port = (metrics_ports or {}).get(spec.name)
     return {
         **base,
         **stack.as_environ(),
@@ -117,6 +126,7 @@ def build_service_env(
         ENV_BIND_HOST: LOOPBACK,
         **addresses_environ(ports),
         f"{spec.env_prefix}_PORT": str(ports[spec.name]),
+        **({"METRICS_PORT": str(metrics_port)} if metrics_port else {}),
         "PYTHONUNBUFFERED": "1",  # log lines reach the terminal as they happen
     }
 
@@ -149,12 +159,15 @@ def ready_text(
     ports: Mapping[str, int],
     stack: StackEnv,
     tokens: Mapping[str, str],
+    metrics_ports: Mapping[str, int] | None = None,
 ) -> str:
     """What `make run` prints once everything answers; ends with a line that is just "ready"."""
     width = max([len(s.name) for s in specs] + [10])
     lines = ["", "elevins demo stack", ""]
     for spec in specs:
-        lines.append(f"  {spec.name:<{width}}  {address(ports[spec.name])}  ({spec.kind})")
+        metrics = (metrics_ports or {}).get(spec.name)
+        scrape = f"  metrics http://{address(metrics)}/metrics" if metrics else ""
+        lines.append(f"  {spec.name:<{width}}  {address(ports[spec.name])}  ({spec.kind}){scrape}")
     for label, value in stack.describe():
         lines.append(f"  {label:<{width}}  {value}")
     hours = DEMO_TOKEN_TTL_SECONDS // 3600

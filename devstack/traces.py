@@ -93,8 +93,10 @@ def _label(span: Span) -> str:
         shown.append(f"{key.removeprefix('elevins.')}={value}")
     status = "" if span.get("status") in (None, "UNSET", "OK") else f" [{span['status']}]"
     extra = f"  {' '.join(shown)}" if shown else ""
-    return f"{span['name']}  ({span.get('service')}, {span['kind']}, {span['duration_ms']:.1f} ms)"\
+    return (
+        f"{span['name']}  ({span.get('service')}, {span['kind']}, {span['duration_ms']:.1f} ms)"
         f"{status}{extra}"
+    )
 
 
 def render(spans: Sequence[Span]) -> str:

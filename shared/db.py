@@ -49,10 +49,26 @@ def create_engine(url: str, *, schema: str, pool_size: int = 10) -> AsyncEngine:
             }
         },
     )
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+    _trace(engine)
     return engine
+
+
+def _trace(engine: AsyncEngine) -> None:
+    """A client span per statement (``db.statement`` has placeholders, never the values).
+
+    ``SQLAlchemyInstrumentor().instrument(engine=…)`` is a process-wide singleton: a second
+    call only warns "already instrumented" and leaves that engine untraced, so a process with
+    two engines (the test session serves every service in one) lost the second one's SQL.
+    Its per-engine tracer is attached to each engine instead.
+    """
+    from opentelemetry import metrics, trace
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    scope = "opentelemetry.instrumentation.sqlalchemy"
+    usage = metrics.get_meter(scope).create_up_down_counter(
+        "db.client.connections.usage", unit="connections"
+    )
+    EngineTracer(trace.get_tracer(scope), engine.sync_engine, usage)  # type: ignore[no-untyped-call]
 
 
 class UnitOfWork:

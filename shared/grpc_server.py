@@ -1,7 +1,8 @@
 """Starting and stopping a grpc.aio server the same way in every service.
 
-Health and reflection are always on; the standard interceptors are installed; SIGTERM and
-SIGINT flip health to NOT_SERVING, then drain in-flight calls for the grace period.
+Health and reflection are always on; the standard interceptors are installed; with a
+``metrics_port`` the Prometheus endpoint is served beside the gRPC port (``shared.metrics``);
+SIGTERM and SIGINT flip health to NOT_SERVING, then drain in-flight calls for the grace period.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client.registry import Collector
 
 from shared.auth import parse_keys
 from shared.interceptors import ErrorMapper, standard_interceptors
+from shared.metrics import MetricsServer, Refresher
 
 log = logging.getLogger("elevins.server")
 
@@ -42,6 +45,11 @@ class GrpcApp:
     default_deadline_s: float = 30.0
     grace_s: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024  # gRPC's default; a service may allow more
+    metrics_port: int = 0  # 0: no metrics endpoint
+    # Business figures read just before each scrape, and the collectors that report them.
+    metrics_refreshers: list[Refresher] = field(default_factory=list)
+    metrics_collectors: list[Collector] = field(default_factory=list)
+    metrics: MetricsServer | None = field(default=None, init=False)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -79,14 +87,26 @@ class GrpcApp:
         for service in ["", *names]:
             await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
         self._health = health_servicer
+        host = self.bind.rsplit(":", 1)[0]
+        if self.metrics_port:
+            self.metrics = MetricsServer(
+                host.strip("[]"),
+                self.metrics_port,
+                refreshers=self.metrics_refreshers,
+                collectors=self.metrics_collectors,
+            )
+            await self.metrics.start()
+            log.info("%s metrics on http://%s:%d/metrics", self.name, host, self.metrics.port)
         for hook in self.on_start:
             await hook()
-        log.info("%s serving on %s", self.name, self.bind.rsplit(":", 1)[0] + f":{port}")
+        log.info("%s serving on %s", self.name, f"{host}:{port}")
         return server, port
 
     async def stop(self, server: grpc.aio.Server) -> None:
         await self._health.enter_graceful_shutdown()
         await server.stop(self.grace_s)
+        if self.metrics is not None:
+            await self.metrics.stop()
         for hook in self.on_stop:
             await hook()
         log.info("%s stopped", self.name)

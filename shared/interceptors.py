@@ -1,4 +1,5 @@
-"""Server interceptors every service installs, outermost first: errors, logging, deadline, auth.
+"""Server interceptors every service installs, outermost first: tracing, metrics, logging,
+errors, deadline, auth.
 
 Each one is an ``around`` coroutine wrapped onto the method handler by :class:`Around`, so the
 four behaviours stay small and independent of the RPC's shape (unary or streaming).
@@ -160,25 +161,48 @@ async def _abort(context: Context, error: ServiceError) -> None:
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
-class LoggingInterceptor(Around):
-    """One line per call: method, caller, status code and duration; never the payload."""
+class Observer(Around):
+    """Calls :meth:`finished` once per call, when it ends, however it ends (a whole stream for
+    a streaming call): the base of the logging and metrics interceptors."""
+
+    def finished(
+        self, method: str, context: Context, started: float, error: BaseException | None
+    ) -> None:
+        raise NotImplementedError
 
     async def around(self, method: str, call: Call, request: Any, context: Context) -> Any:
         started = time.perf_counter()
+        error: BaseException | None = None
         try:
             return await call(request, context)
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
-            _log_call(method, context, started)
+            self.finished(method, context, started, error)
 
     async def stream(
         self, method: str, open_stream: Call, request: Any, context: Context
     ) -> AsyncIterator[Any]:
         started = time.perf_counter()  # the whole stream, not only its opening
+        error: BaseException | None = None
         try:
             async for item in open_stream_items(open_stream, request, context):
                 yield item
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
-            _log_call(method, context, started)
+            self.finished(method, context, started, error)
+
+
+class LoggingInterceptor(Observer):
+    """One line per call: method, caller, status code and duration; never the payload."""
+
+    def finished(
+        self, method: str, context: Context, started: float, error: BaseException | None
+    ) -> None:
+        _log_call(method, context, started, error)
 
 
 async def open_stream_items(
@@ -188,10 +212,28 @@ async def open_stream_items(
         yield item
 
 
-def _log_call(method: str, context: Context, started: float) -> None:
-    code = context.code() or grpc.StatusCode.OK
+def status_of(context: Context, error: BaseException | None = None) -> grpc.StatusCode:
+    """The status the client gets for a call that ended with ``error`` (None: returned).
+
+    Read outside the error interceptor: by then a domain error has become an abort, which
+    set the code on the context.
+    """
+    code = context.code()
     if isinstance(code, int):  # aio contexts may report the raw integer
         code = _CODES_BY_VALUE.get(code, grpc.StatusCode.UNKNOWN)
+    if code is not None:
+        return code
+    if error is None:
+        return grpc.StatusCode.OK
+    if isinstance(error, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED
+    return grpc.StatusCode.UNKNOWN  # what grpc answers for an exception nobody handled
+
+
+def _log_call(
+    method: str, context: Context, started: float, error: BaseException | None = None
+) -> None:
+    code = status_of(context, error)
     # Health probes arrive every few seconds from orchestrators: keep them out of INFO.
     level = logging.DEBUG if method.startswith(PUBLIC_METHOD_PREFIXES) else logging.INFO
     log.log(
@@ -254,10 +296,15 @@ def standard_interceptors(
 ) -> list[_Interceptor]:
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
+    from shared.metrics import MetricsInterceptor
+
     return [
         aio_server_interceptor(),  # type: ignore[no-untyped-call]
-        ErrorInterceptor(map_error),
+        # Metrics and logging outside the error interceptor: they see the status the client
+        # gets (a domain error already mapped to its code), not an exception in flight.
+        MetricsInterceptor(),
         LoggingInterceptor(),
+        ErrorInterceptor(map_error),
         DeadlineInterceptor(default_deadline_s),
         AuthInterceptor(keys),
     ]

@@ -260,6 +260,8 @@ class CommonSettings(Settings):
     otel_traces_exporter: str = env("OTEL_TRACES_EXPORTER", default="none")
     # Where the `file` trace exporter writes; None means build/traces/<service>.jsonl.
     trace_file: Path | None = env("ELEVINS_TRACE_FILE", default=None)
+    # Prometheus `GET /metrics` on BIND_HOST:METRICS_PORT (shared.metrics); 0 turns it off.
+    metrics_port: int = env("METRICS_PORT", default=0)
     grpc_shutdown_grace_s: float = env("GRPC_SHUTDOWN_GRACE_S", default=10.0)
     s3_endpoint: str = env("S3_ENDPOINT", default="")
     s3_access_key: str = env("S3_ACCESS_KEY", default="")

@@ -17,6 +17,7 @@ from services.claims.clients import (
     GrpcValidationClient,
     Upstreams,
 )
+from services.claims.metrics import ClaimFiguresCollector
 from services.claims.servicer import ClaimsServicer, map_domain_error
 from services.claims.settings import ClaimsSettings
 from services.claims.usecases import ClaimsUseCases, Rules
@@ -87,6 +88,8 @@ def build_app(
             second_review_above_fen=settings.second_review_above_fen,
         ),
     )
+    # Open claims by state, clock breaches, money trimmed: read from the database per scrape.
+    figures = ClaimFiguresCollector(usecases)
     app = GrpcApp(
         name="claims",
         bind=f"{settings.bind_host}:{settings.port if port is None else port}",
@@ -100,6 +103,9 @@ def build_app(
         ],
         map_error=map_domain_error,
         grace_s=settings.grpc_shutdown_grace_s,
+        metrics_port=settings.metrics_port,
+        metrics_refreshers=[figures.refresh],
+        metrics_collectors=[figures],
     )
     sweeper = asyncio.Event()
 

@@ -201,6 +201,18 @@ class EventRow:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class ClaimFigures:
+    by_state: dict[str, int]
+    breaches: dict[str, int]  # clock kind → clocks that ran out (met late or still open)
+    decided_quoted_fen: int  # the last quote's total, over claims with an approved amount
+    approved_fen: int  # what was approved of those quotes
+
+    @property
+    def trimmed_fen(self) -> int:
+        return self.decided_quoted_fen - self.approved_fen
+
+
 def _row(cls: type[Any], row: Any) -> Any:
     return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
 
@@ -594,3 +606,47 @@ class ClaimsStore:
             )
             for r in rows
         ]
+
+    # ------------------------------------------------------------ figures for the metrics
+
+    async def figures(self) -> ClaimFigures:
+        """Claims by state, breached clocks by kind, and the money of decided quotes.
+
+        Three aggregates over the whole schema, for a scrape every 15–60 s: at a city's
+        volume (a few hundred thousand claims) each is a sequential scan of tens of ms.
+        """
+        by_state = await self.conn.execute(
+            sa.select(claims.c.state, sa.func.count()).group_by(claims.c.state)
+        )
+        breaches = await self.conn.execute(
+            sa.select(clocks.c.kind, sa.func.count())
+            .where(clocks.c.breached_at.is_not(None))
+            .group_by(clocks.c.kind)
+        )
+        latest = (
+            sa.select(quotes.c.claim_id, sa.func.max(quotes.c.version).label("version"))
+            .group_by(quotes.c.claim_id)
+            .subquery()
+        )
+        quoted, approved = (
+            await self.conn.execute(
+                sa.select(
+                    sa.func.coalesce(sa.func.sum(quotes.c.total_fen), 0),
+                    sa.func.coalesce(sa.func.sum(claims.c.approved_total_fen), 0),
+                )
+                .select_from(
+                    claims.join(latest, latest.c.claim_id == claims.c.id).join(
+                        quotes,
+                        (quotes.c.claim_id == latest.c.claim_id)
+                        & (quotes.c.version == latest.c.version),
+                    )
+                )
+                .where(claims.c.approved_total_fen.is_not(None))
+            )
+        ).one()
+        return ClaimFigures(
+            by_state={str(s): int(n) for s, n in by_state},
+            breaches={str(k): int(n) for k, n in breaches},
+            decided_quoted_fen=int(quoted),
+            approved_fen=int(approved),
+        )

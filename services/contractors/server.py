@@ -43,6 +43,7 @@ def build_app(
             )
         ],
         grace_s=settings.grpc_shutdown_grace_s,
+        metrics_port=settings.metrics_port,
     )
     app.on_stop.append(usecases.dispose)
     return app, usecases

@@ -53,6 +53,7 @@ def build_app(
             )
         ],
         grace_s=settings.grpc_shutdown_grace_s,
+        metrics_port=settings.metrics_port,
         map_error=map_error,
         max_message_bytes=MAX_MESSAGE_BYTES,
     )

@@ -38,6 +38,7 @@ def build_app(
             )
         ],
         grace_s=settings.grpc_shutdown_grace_s,
+        metrics_port=settings.metrics_port,
     )
     app.on_stop.append(engine.dispose)
     return app

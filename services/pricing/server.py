@@ -45,6 +45,7 @@ def build_app(
             )
         ],
         grace_s=settings.grpc_shutdown_grace_s,
+        metrics_port=settings.metrics_port,
     )
     app.on_start.append(usecases.refresh)  # the reference book from every stored observation
     app.on_stop.append(usecases.dispose)

@@ -30,5 +30,6 @@ def build_app(
             )
         ],
         grace_s=settings.grpc_shutdown_grace_s,
+        metrics_port=settings.metrics_port,
         max_message_bytes=MAX_MESSAGE_BYTES,
     )

@@ -23,8 +23,10 @@ from tests.k8s.manifests import (
     env_of,
     main_container,
     named,
+    pod_labels,
     pod_spec,
     required_variables,
+    selects,
     service_deployments,
     services_with_server,
     settings_class,
@@ -142,3 +144,17 @@ def test_migrations_get_the_same_database_and_key_as_their_service(rendered, env
 def test_probes_need_no_token() -> None:
     """The kubelet's gRPC probe sends no metadata: the health service must be public."""
     assert "/grpc.health.v1.Health/" in PUBLIC_METHOD_PREFIXES
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_metrics_port_is_served_declared_and_scrapeable(rendered, env: str, service: str):
+    container = main_container(service_deployments(rendered[env])[service])
+    port = container_port(container, "metrics")
+    assert int(env_of(container)["METRICS_PORT"]["value"]) == port  # what the code binds
+    scrape = named(rendered[env], "NetworkPolicy", "prometheus-scrapes-elevins")
+    (rule,) = scrape["spec"]["ingress"]
+    assert [p["port"] for p in rule["ports"]] == [port]
+    assert selects(
+        scrape["spec"]["podSelector"], pod_labels(service_deployments(rendered[env])[service])
+    )

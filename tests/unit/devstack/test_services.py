@@ -43,6 +43,11 @@ def test_service_env_has_storage_key_port_and_every_address():
     assert "WEB_PORT" not in env  # only its own port
     assert env["POLICY_ADDR"] == "127.0.0.1:50051"
     assert env["WEB_ADDR"] == "127.0.0.1:8080"
+    assert "METRICS_PORT" not in env  # off unless a port is given
+    metered = build_service_env(
+        {}, STACK, auth_key=KEY, spec=SPECS[0], ports=PORTS, metrics_ports={"policy": 51051}
+    )
+    assert metered["METRICS_PORT"] == "51051"
 
 
 def test_auth_key_is_created_once_and_private(tmp_path):
@@ -65,8 +70,9 @@ def test_demo_tokens_verify_with_the_services_key():
 
 def test_ready_text():
     tokens = {"adjuster": "TOKEN-A", "auditor": "TOKEN-B"}
-    text = ready_text(SPECS, PORTS, STACK, tokens)
+    text = ready_text(SPECS, PORTS, STACK, tokens, {"policy": 51051})
     lines = text.splitlines()
+    assert any("policy" in ln and "metrics http://127.0.0.1:51051/metrics" in ln for ln in lines)
     assert "ready" in lines  # a line by itself, for scripts waiting on it
     assert "pgsecret" not in text
     assert "postgres:****@127.0.0.1:55432" in text
