@@ -94,7 +94,18 @@ def _after(required: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version()}
+    """The facts a figure depends on: cores, their model, the system and how busy it was
+    (the load average when the run began: this machine is shared)."""
+    facts: dict[str, Any] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    facts["system"] = f"{platform.system()} {platform.release()} {platform.machine()}"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                facts["cpu_model"] = line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError, AttributeError):
+        facts["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return facts
 
 
 def sync_round(operation: Callable[[], object], seconds: float, *, batch: int = 16) -> Round:

@@ -5,20 +5,20 @@ from datetime import UTC, datetime
 
 import pytest
 
-from load_tests.load import (
-    EXIT_USAGE,
-    MIX,
+from load_tests.city import MIX, Fleet, check_mix
+from load_tests.load import EXIT_USAGE, SERVICES, main
+from load_tests.report import (
     RefusedTarget,
     Sample,
     StepResult,
     build_report,
-    call_mix,
     format_report,
     loopback_target,
-    main,
     plan_steps,
     summarise,
 )
+
+ADDRS = {f"{name.upper()}_ADDR": f"127.0.0.1:{50051 + i}" for i, name in enumerate(SERVICES)}
 
 
 @pytest.mark.parametrize(
@@ -61,21 +61,29 @@ def test_anything_else_is_refused(addr):
 
 
 def test_a_refused_address_exits_before_any_network(capsys):
-    code = main([], environ={"POLICY_ADDR": "192.168.1.10:50051", "ELEVINS_TOKEN": "t"})
-    assert code == EXIT_USAGE
+    environ = {**ADDRS, "CLAIMS_ADDR": "192.168.1.10:50052", "ELEVINS_AUTH_KEY": "ab" * 32}
+    assert main([], environ=environ, stack={}) == EXIT_USAGE
     assert "not this machine" in capsys.readouterr().err
 
 
-def test_no_token_exits_with_a_hint(capsys):
-    assert main([], environ={"POLICY_ADDR": "127.0.0.1:50051"}) == EXIT_USAGE
+def test_without_a_running_stack_it_says_to_start_one(capsys):
+    assert main([], environ={}, stack={}) == EXIT_USAGE
     assert "make run" in capsys.readouterr().err
+    assert main([], environ=ADDRS, stack={}) == EXIT_USAGE  # addresses, but no key
+    assert "ELEVINS_AUTH_KEY" in capsys.readouterr().err
 
 
-def test_help_explains_how_to_get_a_token(capsys):
+def test_help_explains_how_to_run_it(capsys):
     with pytest.raises(SystemExit):
-        main(["--help"], environ={})
+        main(["--help"], environ={}, stack={})
     text = capsys.readouterr().out
-    assert "ELEVINS_TOKEN" in text and "make run" in text and "partner" in text
+    assert "make run" in text and "WEB_ADDR" in text and "loopback" in text
+
+
+def test_the_city_size_is_bounded(capsys):
+    with pytest.raises(SystemExit):
+        main(["--elevators", "1000001"], environ={}, stack={})
+    assert "1,000,000" in capsys.readouterr().err
 
 
 def test_steps_fit_the_budget_the_last_one_shortened_the_rest_skipped():
@@ -84,12 +92,16 @@ def test_steps_fit_the_budget_the_last_one_shortened_the_rest_skipped():
     assert plan_steps([1, 4, 16], 10, 20.5) == ([(1, 10), (4, 10)], [16])  # 0.5 s is no step
 
 
-def test_the_mix_drops_get_policy_when_there_are_no_policies():
-    assert call_mix(True) == pytest.approx(MIX)
-    without = call_mix(False)
-    assert set(without) == {"CheckCoverage", "GetElevator"}
-    assert sum(without.values()) == pytest.approx(1)
-    assert without["CheckCoverage"] / without["GetElevator"] == pytest.approx(7 / 2)
+def test_the_mix_is_shares_that_add_up_and_a_bad_one_is_refused():
+    check_mix(MIX)
+    assert MIX["coverage"] + MIX["review_queue"] + MIX["claim_page"] > MIX["alarm"]
+    with pytest.raises(ValueError, match="adding up to 1"):
+        check_mix({"alarm": 0.5, "coverage": 0.4})
+
+
+def test_a_fleet_survives_its_json():
+    fleet = Fleet(50, ["梯11湘B00001(18)"], ["clm_1"], ["load-1"], ["ctr-1"], {"x": "int"}, 3)
+    assert Fleet.from_json(fleet.to_json()) == fleet
 
 
 def samples(call, latencies_ms, code="OK"):
@@ -117,6 +129,7 @@ def test_a_summary_of_nothing_has_no_percentiles():
         "p95_ms": None,
         "p99_ms": None,
         "errors": {},
+        "unexpected_errors": {},
     }
 
 
@@ -130,7 +143,7 @@ def make_report(p95s_ms):
         for users, p95 in zip([1, 4, 16, 32][: len(p95s_ms)], p95s_ms, strict=True)
     ]
     return build_report(
-        target="127.0.0.1:50051",
+        target={"policy": "127.0.0.1:50051"},
         started_at=datetime(2026, 11, 24, 12, 0, tzinfo=UTC),
         duration_s=40.0,
         config={"users": [1, 4, 16, 32], "bend_factor": 2.0},
@@ -163,6 +176,8 @@ def test_the_report_has_steps_per_call_summaries_and_the_bend():
         "p95_ms",
         "p99_ms",
         "errors",
+        "unexpected_errors",
+        "cores",
         "calls",
     } <= set(step)
     assert set(step["calls"]) == {"CheckCoverage", "GetElevator"}

@@ -1,0 +1,65 @@
+"""CPU time of the processes of the local stack, read from /proc, to see what saturates first.
+
+Groups: each elevins service (``python -m services.<name> serve``), PostgreSQL (the server and
+its backends), S3 (``weed``) and the load generator itself. Only this machine's processes are
+read, nothing is changed. On a system without /proc the groups are empty and the report says
+nothing about CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+PROC = Path("/proc")
+
+
+def group_of(argv: list[str], pid: int, own_pid: int) -> str | None:
+    """Which group a process belongs to, by its command line; None: not ours to count."""
+    if pid == own_pid:
+        return "load"
+    if not argv:
+        return None
+    if "-m" in argv and "serve" in argv:
+        module = argv[argv.index("-m") + 1] if argv.index("-m") + 1 < len(argv) else ""
+        if module.startswith("services."):
+            return module.removeprefix("services.")
+    head = Path(argv[0]).name
+    if head.startswith("postgres") or argv[0].startswith("postgres:"):
+        return "postgresql"
+    if head == "weed":
+        return "s3"
+    return None
+
+
+def cpu_by_group(own_pid: int | None = None) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each group's live processes."""
+    own = os.getpid() if own_pid is None else own_pid
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    totals: dict[str, float] = defaultdict(float)
+    if not PROC.is_dir():
+        return {}
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            group = group_of([a for a in argv if a], int(entry.name), own)
+            if group is None:
+                continue
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        totals[group] += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return dict(totals)
+
+
+def cores_between(
+    before: dict[str, float], after: dict[str, float], seconds: float
+) -> dict[str, float]:
+    """Cores each group used between two readings (processes that ended are not counted)."""
+    if seconds <= 0:
+        return {}
+    return {group: max(0.0, after[group] - before.get(group, 0.0)) / seconds for group in after}
