@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 PROC = Path("/proc")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def group_of(argv: list[str], pid: int, own_pid: int) -> str | None:
@@ -33,33 +34,41 @@ def group_of(argv: list[str], pid: int, own_pid: int) -> str | None:
     return None
 
 
-def cpu_by_group(own_pid: int | None = None) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each group's live processes."""
+def cpu_by_process(
+    own_pid: int | None = None, root: Path = ROOT
+) -> dict[tuple[str, int], float]:
+    """(group, pid) → CPU seconds (user + system) used so far, for each live process of the
+    stack run from ``root`` (devstack starts everything in that folder or below it: other
+    checkouts' stacks on the same machine are not counted)."""
     own = os.getpid() if own_pid is None else own_pid
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    totals: dict[str, float] = defaultdict(float)
+    found: dict[tuple[str, int], float] = {}
     if not PROC.is_dir():
-        return {}
+        return found
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
             continue
         try:
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
             group = group_of([a for a in argv if a], int(entry.name), own)
-            if group is None:
+            if group is None or not Path(os.readlink(entry / "cwd")).is_relative_to(root):
                 continue
             stat = (entry / "stat").read_text()
         except OSError:  # gone meanwhile, or not ours to read
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        totals[group] += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return dict(totals)
+        found[(group, int(entry.name))] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
 
 
 def cores_between(
-    before: dict[str, float], after: dict[str, float], seconds: float
+    before: dict[tuple[str, int], float], after: dict[tuple[str, int], float], seconds: float
 ) -> dict[str, float]:
-    """Cores each group used between two readings (processes that ended are not counted)."""
+    """Cores each group used between two readings, process by process: one that started
+    meanwhile counts from zero, one that ended is lost (a PostgreSQL backend's last slice)."""
     if seconds <= 0:
         return {}
-    return {group: max(0.0, after[group] - before.get(group, 0.0)) / seconds for group in after}
+    used: dict[str, float] = defaultdict(float)
+    for (group, pid), cpu in after.items():
+        used[group] += max(0.0, cpu - before.get((group, pid), 0.0))
+    return {group: value / seconds for group, value in used.items()}

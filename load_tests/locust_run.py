@@ -25,7 +25,7 @@ import gevent  # noqa: E402
 from locust import LoadTestShape, events  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
-from load_tests.cpu import cores_between, cpu_by_group  # noqa: E402
+from load_tests.cpu import cores_between, cpu_by_process  # noqa: E402
 from load_tests.locustfile import user_classes  # noqa: E402
 from load_tests.report import Sample, StepResult, build_report  # noqa: E402
 
@@ -60,12 +60,12 @@ class Recorder:
     def __init__(self, steps: Sequence[tuple[int, float]]) -> None:
         self.results = [StepResult(users=u, seconds=0.0) for u, _ in steps]
         self.current: int | None = None
-        self._cpu: dict[str, float] = {}
+        self._cpu: dict[tuple[str, int], float] = {}
         self._began = 0.0
 
     def enter(self, index: int | None) -> None:
         now = time.monotonic()
-        cpu = cpu_by_group()
+        cpu = cpu_by_process()
         if self.current is not None:
             step = self.results[self.current]
             step.seconds = now - self._began
