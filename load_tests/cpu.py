@@ -34,9 +34,7 @@ def group_of(argv: list[str], pid: int, own_pid: int) -> str | None:
     return None
 
 
-def cpu_by_process(
-    own_pid: int | None = None, root: Path = ROOT
-) -> dict[tuple[str, int], float]:
+def cpu_by_process(own_pid: int | None = None, root: Path = ROOT) -> dict[tuple[str, int], float]:
     """(group, pid) → CPU seconds (user + system) used so far, for each live process of the
     stack run from ``root`` (devstack starts everything in that folder or below it: other
     checkouts' stacks on the same machine are not counted)."""
