@@ -108,6 +108,17 @@ async def _adjudicate_one_claim(procs: dict[str, ServiceProcess], mint) -> tuple
             pb.SubmitQuoteRequest(request_id=rid(), claim_id=claim_id, lines=[TRACTION_MACHINE]),
             metadata=actors.contractor,
         )
+        # The adjuster decides: the evidence it rests on is locked in S3 (object retention).
+        await actors.stub.DecideClaim(
+            pb.DecideClaimRequest(
+                request_id=rid(),
+                claim_id=claim_id,
+                kind=pb.DECISION_KIND_REJECT,
+                reason_codes=["EVIDENCE_FLAGGED"],
+                note="traced",
+            ),
+            metadata=actors.adjuster,
+        )
     return claim_id, evidence_id
 
 
@@ -190,3 +201,23 @@ async def test_an_evidence_upload_traces_down_to_s3(recorded) -> None:
     assert all(s["parent_span_id"] == upload["span_id"] for s in s3)
     assert [s for s in tree[upload["span_id"]] if s["scope"] == SQL_SCOPE]
     assert evidence_id
+
+
+async def test_a_decision_traces_through_evidence_down_to_s3(recorded) -> None:
+    claim_id, _, spans = recorded
+    decide = next(
+        s
+        for s in spans
+        if s["name"] == "/elevins.claims.v1.ClaimsService/DecideClaim"
+        and s["kind"] == "SERVER"
+        and s["attributes"].get("elevins.claim_id") == claim_id
+    )
+    trace = by_trace(spans)[decide["trace_id"]]
+    tree = children(trace)
+    lock = _one(trace, name="/elevins.evidence.v1.EvidenceService/LockClaimEvidence", kind="CLIENT")
+    assert lock["service"] == "claims"
+    [server] = [s for s in tree[lock["span_id"]] if s["kind"] == "SERVER"]
+    assert server["service"] == "evidence"
+    s3 = [s for s in tree[server["span_id"]] if s["name"].startswith("S3 ")]
+    assert s3 and all(s["kind"] == "CLIENT" and s["service"] == "evidence" for s in s3)
+    assert [s for s in tree[server["span_id"]] if s["scope"] == SQL_SCOPE]
