@@ -23,6 +23,7 @@ from shared.errors import (
     from_domain_error,
     invalid_argument,
 )
+from shared.outbox import parse_page_request, payload_json
 from shared.timestamps import from_timestamp, to_timestamp
 
 M = TypeVar("M", bound=Message)
@@ -349,33 +350,22 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         from shared.auth import Role, require_role
 
         require_role(Role.SERVICE, Role.PARTNER, Role.AUDITOR)
-        v = Violations()
-        v.require(0 <= request.limit <= 1000, "limit", "0 to 1000")
-        cursor = request.after_cursor or "0:0"
-        parts = cursor.split(":")
-        v.require(
-            len(parts) == 2 and all(p.isdigit() for p in parts),
-            "after_cursor",
-            "a next_cursor from a previous page",
-        )
-        v.raise_if_any()
-        xid, last_id = int(parts[0]), int(parts[1])
+        xid, last_id, limit = parse_page_request(request.after_cursor, request.limit)
 
         async def work(store: ClaimsStore) -> pb.ListEventsResponse:
-            rows = await store.events_after(xid, last_id, request.limit or 100)
-            next_cursor = f"{rows[-1][0]}:{rows[-1][1].event_id}" if rows else cursor
+            page = await store.events_after(xid, last_id, limit, request.after_cursor)
             return pb.ListEventsResponse(
                 events=[
                     pb.Event(
                         event_id=e.event_id,
                         topic=e.topic,
                         key=e.key,
-                        payload_json=json.dumps(e.payload, ensure_ascii=False, sort_keys=True),
+                        payload_json=payload_json(e),
                         created_at=to_timestamp(e.created_at),
                     )
-                    for _, e in rows
+                    for e in page.events
                 ],
-                next_cursor=next_cursor,
+                next_cursor=page.next_cursor,
             )
 
         return await self.uc.read(work)

@@ -6,7 +6,6 @@ requests can never both move a claim; the loser sees zero rows and is told the s
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.claims.domain.audit import AuditEvent
+from shared.outbox import OutboxPage, events_after
 
 m = sa.MetaData()
 TS = sa.DateTime(timezone=True)
@@ -190,15 +190,6 @@ class PayoutRow:
     contractor_id: str
     amount_fen: int
     paid_at: datetime
-
-
-@dataclass(frozen=True)
-class EventRow:
-    event_id: int
-    topic: str
-    key: str
-    payload: dict[str, Any]
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -581,31 +572,10 @@ class ClaimsStore:
         await self.conn.execute(outbox.insert().values(topic=topic, key=key, payload=payload))
 
     async def events_after(
-        self, after_xid: int, after_id: int, limit: int
-    ) -> list[tuple[int, EventRow]]:
-        """Events in commit-safe order: only those older than every transaction still running."""
-        rows = await self.conn.execute(
-            sa.text(
-                "SELECT xid::text::bigint AS xid, id, topic, key, payload, created_at FROM outbox "
-                "WHERE (xid::text::bigint, id) > (:xid, :id) "
-                "AND xid < pg_snapshot_xmin(pg_current_snapshot()) "
-                "ORDER BY xid, id LIMIT :limit"
-            ),
-            {"xid": after_xid, "id": after_id, "limit": limit},
-        )
-        return [
-            (
-                int(r.xid),
-                EventRow(
-                    int(r.id),
-                    r.topic,
-                    r.key,
-                    r.payload if isinstance(r.payload, dict) else json.loads(r.payload),
-                    r.created_at,
-                ),
-            )
-            for r in rows
-        ]
+        self, after_xid: int, after_id: int, limit: int, cursor: str
+    ) -> OutboxPage:
+        """The outbox in commit-safe order (``shared.outbox``)."""
+        return await events_after(self.conn, after_xid, after_id, limit, cursor=cursor)
 
     # ------------------------------------------------------------ figures for the metrics
 

@@ -36,6 +36,7 @@ from shared.errors import (
     invalid_argument,
 )
 from shared.logs import mask_name
+from shared.outbox import parse_page_request, payload_json
 from shared.timestamps import from_timestamp, to_timestamp
 
 M = TypeVar("M", bound=Message)
@@ -461,6 +462,30 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             return pb.PayLimitResponse(position=position_pb(position))
 
         return await self.uc.transaction(work)
+
+    async def ListEvents(
+        self, request: pb.ListEventsRequest, context: object
+    ) -> pb.ListEventsResponse:
+        require_role(Role.SERVICE, Role.AUDITOR)
+        xid, last_id, limit = parse_page_request(request.after_cursor, request.limit)
+
+        async def work(store: PolicyStore) -> pb.ListEventsResponse:
+            page = await store.events_after(xid, last_id, limit, request.after_cursor)
+            return pb.ListEventsResponse(
+                events=[
+                    pb.Event(
+                        event_id=e.event_id,
+                        topic=e.topic,
+                        key=e.key,
+                        payload_json=payload_json(e),
+                        created_at=to_timestamp(e.created_at),
+                    )
+                    for e in page.events
+                ],
+                next_cursor=page.next_cursor,
+            )
+
+        return await self.uc.read(work)
 
 
 # ---------------------------------------------------------------- helpers

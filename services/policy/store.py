@@ -22,6 +22,7 @@ from services.policy.domain.policies import Policy, PolicyStatus
 from services.policy.domain.products import Peril, Product
 from services.policy.domain.registry import Community, Elevator, ElevatorSpec, FlatRecord
 from services.policy.domain.voting import Ballot
+from shared.outbox import OutboxPage, events_after
 
 m = sa.MetaData()
 TS = sa.DateTime(timezone=True)
@@ -777,3 +778,9 @@ class PolicyStore:
     async def emit(self, topic: str, key: str, payload: dict[str, Any]) -> None:
         """An event for other systems, committed with the change it describes."""
         await self.conn.execute(outbox.insert().values(topic=topic, key=key, payload=payload))
+
+    async def events_after(
+        self, after_xid: int, after_id: int, limit: int, cursor: str
+    ) -> OutboxPage:
+        """The outbox in commit-safe order (``shared.outbox``)."""
+        return await events_after(self.conn, after_xid, after_id, limit, cursor=cursor)

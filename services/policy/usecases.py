@@ -357,6 +357,7 @@ class PolicyUseCases(Transactions[PolicyStore]):
                 "policy_id": policy.policy_id,
                 "elevator_id": policy.elevator_id,
                 "registration_code": elevator.spec.registration_code,
+                "region_code": elevator.region_code,
                 "starts_at": policy.start.isoformat(),
                 "ends_at": policy.end.isoformat(),
                 "premium_fen": policy.premium_fen,

@@ -1,5 +1,6 @@
 """Rule sets: versioned data files, one per record kind (``claims.toml``, ``maintenance.toml``,
-``registry.toml``).
+``registry.toml``, and the exchange's imports: ``inspection.toml``, ``fund_account.toml``,
+``roster.toml``).
 
 A rule set names its record kind's fields and types (``[fields]``) and lists rules. A rule
 has a stable ``code`` (UPPER_SNAKE, stored with every validation result, so never renamed or
@@ -30,7 +31,8 @@ from services.validation.core.expr import Expr, ExprError, parse
 from services.validation.core.fields import FieldType, Schema
 
 _PACKAGE = "services.validation.core"
-KINDS = ("claims", "maintenance", "registry")  # one packaged file each: <kind>.toml
+# One packaged file each: <kind>.toml.
+KINDS = ("claims", "maintenance", "registry", "inspection", "fund_account", "roster")
 
 _CODE = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")

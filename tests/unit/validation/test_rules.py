@@ -55,8 +55,35 @@ RELEASED = {
         "REG_ROPE_COUNT_IMPLAUSIBLE",
         "REG_SPEED_IMPLAUSIBLE",
     },
+    "inspection": {
+        "INSP_EQUIPMENT_CODE_FORMAT",
+        "INSP_RESULT_UNKNOWN",
+        "INSP_NEXT_DUE_NOT_AFTER",
+        "INSP_INTERVAL_OVER_2_YEARS",
+        "INSP_PASSED_WITHOUT_NEXT_DUE",
+    },
+    "fund_account": {
+        "FUND_ACCOUNT_TYPE_UNKNOWN",
+        "FUND_BALANCE_NEGATIVE",
+        "FUND_INCOME_NEGATIVE",
+        "FUND_PERSONAL_WITHOUT_FLAT",
+        "FUND_BALANCE_IMPLAUSIBLE",
+    },
+    "roster": {
+        "ROSTER_AREA_IMPLAUSIBLE",
+        "ROSTER_OWNER_MISSING",
+        "ROSTER_PHONE_FORMAT",
+        "ROSTER_ID_NO_FORMAT",
+    },
 }
-PREFIX = {"claims": "CLAIM_", "maintenance": "MAINT_", "registry": "REG_"}
+PREFIX = {
+    "claims": "CLAIM_",
+    "maintenance": "MAINT_",
+    "registry": "REG_",
+    "inspection": "INSP_",
+    "fund_account": "FUND_",
+    "roster": "ROSTER_",
+}
 
 
 @pytest.mark.parametrize("kind", KINDS)
