@@ -226,3 +226,46 @@ async def evidence_app(service_environ: dict[str, str]) -> AsyncIterator[tuple[s
 async def evidence_channel(evidence_app: tuple[str, object]) -> AsyncIterator[grpc.aio.Channel]:
     async with grpc.aio.insecure_channel(evidence_app[0]) as channel:
         yield channel
+
+
+# The exchange relays fast in tests: a partner that is down is retried every few tenths of a
+# second, and given up (dead letter) after 6 attempts.
+EXCHANGE_TEST_ENV = {
+    "EXCHANGE_RELAY_POLL_S": "0.05",
+    "EXCHANGE_RETRY_BASE_S": "0.05",
+    "EXCHANGE_RETRY_MAX_S": "0.3",
+    "EXCHANGE_MAX_ATTEMPTS": "6",
+    "EXCHANGE_BATCH_ROWS": "1000",
+}
+
+
+@pytest.fixture(scope="session")
+async def exchange_app(
+    service_environ: dict[str, str], claims_addr: str, policy_addr: str, validation_addr: str
+) -> AsyncIterator[tuple[str, object]]:
+    """The exchange in-process, calling the real validation, claims and policy services."""
+    from services.exchange.__main__ import MIGRATIONS
+    from services.exchange.server import SCHEMA, build_app
+    from services.exchange.settings import ExchangeSettings
+    from shared.migrations import upgrade
+
+    settings = ExchangeSettings.from_env(
+        {
+            **service_environ,
+            **EXCHANGE_TEST_ENV,
+            "CLAIMS_ADDR": claims_addr,
+            "POLICY_ADDR": policy_addr,
+            "VALIDATION_ADDR": validation_addr,
+        }
+    )
+    await asyncio.to_thread(upgrade, MIGRATIONS, schema=SCHEMA, database_url=settings.database_url)
+    app, usecases = build_app(settings, port=0)
+    server, port = await app.start()
+    yield f"127.0.0.1:{port}", usecases
+    await app.stop(server)
+
+
+@pytest.fixture(scope="session")
+async def exchange_channel(exchange_app: tuple[str, object]) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(exchange_app[0]) as channel:
+        yield channel

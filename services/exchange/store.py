@@ -350,6 +350,9 @@ class ExchangeStore:
 
     async def _asyncpg(self) -> Any:
         """The asyncpg connection under this unit of work (COPY), in its transaction."""
+        # SQLAlchemy begins the transaction lazily, at its first statement: make sure it has
+        # begun, or COPY would run (and commit) on its own.
+        await self.conn.execute(sa.text("SELECT 1"))
         raw = await self.conn.get_raw_connection()
         return raw.driver_connection
 
