@@ -229,12 +229,12 @@ async def evidence_channel(evidence_app: tuple[str, object]) -> AsyncIterator[gr
 
 
 # The exchange relays fast in tests: a partner that is down is retried every few tenths of a
-# second, and given up (dead letter) after 6 attempts.
+# second, and given up (dead letter) after 12 attempts (two to four seconds).
 EXCHANGE_TEST_ENV = {
     "EXCHANGE_RELAY_POLL_S": "0.05",
     "EXCHANGE_RETRY_BASE_S": "0.05",
     "EXCHANGE_RETRY_MAX_S": "0.3",
-    "EXCHANGE_MAX_ATTEMPTS": "6",
+    "EXCHANGE_MAX_ATTEMPTS": "12",
     "EXCHANGE_BATCH_ROWS": "1000",
 }
 
