@@ -59,7 +59,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(name="evidence", port=50054),
     ServiceSpec(name="claims", port=50052, seed=True),
     ServiceSpec(name="validation", port=50055, migrate=False),
-    # ServiceSpec(name="exchange", port=50057),
+    # Last: it calls validation, claims and policy, and relays their outboxes.
+    ServiceSpec(name="exchange", port=50057, seed=True),
     # ServiceSpec(name="web", port=8080, kind="http", migrate=False),
 )
 

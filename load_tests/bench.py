@@ -23,6 +23,7 @@ from load_tests.benchmarks import (
     contractors,
     evidence,
     evidence_upload,
+    exchange,
     policy,
     pricing,
     validation,
@@ -51,6 +52,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     evidence.photo_matching,
     evidence.hash_lookup,
     evidence_upload.upload_throughput,
+    exchange.registry_import,
 )
 
 

@@ -26,7 +26,7 @@ ALL_SERVICES = frozenset(
 CALLS: dict[str, frozenset[str]] = {
     "web": ALL_SERVICES - {"web"},
     "claims": frozenset({"policy", "validation", "pricing", "evidence", "contractors"}),
-    "exchange": frozenset({"claims", "policy"}),
+    "exchange": frozenset({"claims", "policy", "validation"}),
 }
 # The platform's pods, with the labels their operators or manifests give them.
 POSTGRES = {"cnpg.io/cluster": "elevins-db", "cnpg.io/instanceRole": "primary"}

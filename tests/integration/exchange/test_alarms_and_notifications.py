@@ -207,7 +207,9 @@ async def test_a_partner_down_for_a_while_gets_every_notification_exactly_once(
             await asyncio.sleep(0.1)
         await bureau.start(bureau_port)
         replay = await stub.ReplayDeliveries(
-            pb.ReplayDeliveriesRequest(request_id=rid(), delivery_ids=[d.delivery_id for d in dead]),
+            pb.ReplayDeliveriesRequest(
+                request_id=rid(), delivery_ids=[d.delivery_id for d in dead]
+            ),
             metadata=service,
         )
         assert replay.replayed == len(dead)
@@ -230,4 +232,3 @@ async def test_a_partner_sees_only_its_own_deliveries(stub, mint) -> None:
             pb.ReplayDeliveriesRequest(request_id=rid(), delivery_ids=[1]), metadata=other
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-

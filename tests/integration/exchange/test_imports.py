@@ -50,7 +50,9 @@ def stub(exchange_channel) -> exchange_pb2_grpc.ExchangeServiceStub:
 
 @pytest.fixture
 async def msb(stub, mint):
-    await register(stub, mint, "zz-msb", kind="market_supervision", feeds=("registry", "inspection"))
+    await register(
+        stub, mint, "zz-msb", kind="market_supervision", feeds=("registry", "inspection")
+    )
     return meta(mint("partner", subject="zz-msb", regions=("4302",)))
 
 
@@ -89,7 +91,7 @@ async def test_a_mixed_file_imports_the_good_rows_reports_the_bad_and_a_resend_c
         row(ids[0], 1),  # an exact repeat of the first row: nothing to say
     ]
     data = csv_bytes(HEADER, rows)
-    replies, report = await import_file(stub, msb, kind="registry", fmt="zz-msb/registry/v2", data=data)
+    _, report = await import_file(stub, msb, kind="registry", fmt="zz-msb/registry/v2", data=data)
 
     assert (report.state, report.rows, report.applied, report.rejected) == ("done", 8, 3, 4)
     assert (report.unchanged, report.stale, report.warnings) == (1, 0, 1)
@@ -124,7 +126,9 @@ async def test_a_mixed_file_imports_the_good_rows_reports_the_bad_and_a_resend_c
             row(ids[4], 5, 版本号="1", 使用登记证编号="梯11湘B88888(18)"),
         ],
     )
-    _, changed = await import_file(stub, msb, kind="registry", fmt="zz-msb/registry/v2", data=update)
+    _, changed = await import_file(
+        stub, msb, kind="registry", fmt="zz-msb/registry/v2", data=update
+    )
     assert (changed.applied, changed.rejected) == (1, 1)
     assert [(r.row, r.code) for r in changed.rejections] == [(3, "VERSION_CONFLICT")]
     assert (await stored(exchange_app, "zz-msb", [ids[0]]))[ids[0]] == (2, "梯11湘B99999(18)")
@@ -150,7 +154,11 @@ async def test_a_long_file_reports_progress_batch_by_batch(stub, msb) -> None:
     p = rid()[:8]
     rows = [row(f"{p}-{i}", i) for i in range(2500)]  # batches of 1,000 in the test stack
     replies, report = await import_file(
-        stub, msb, kind="registry", fmt="zz-msb/registry/v2", data=csv_bytes(HEADER, rows, "gb18030")
+        stub,
+        msb,
+        kind="registry",
+        fmt="zz-msb/registry/v2",
+        data=csv_bytes(HEADER, rows, "gb18030"),
     )
     assert [r.report.rows for r in replies] == [1000, 2000, 2500, 2500]
     assert [r.report.state for r in replies] == ["running", "running", "running", "done"]
@@ -182,7 +190,9 @@ async def test_records_over_grpc_by_our_field_names(stub, msb) -> None:
 
 async def test_a_partner_cannot_write_or_read_another_regions_records(stub, mint, msb) -> None:
     # Changsha's bureau, and a Zhuzhou IoT platform that may only send alarms.
-    await register(stub, mint, "cs-msb", kind="market_supervision", feeds=("registry",), regions=("4301",))
+    await register(
+        stub, mint, "cs-msb", kind="market_supervision", feeds=("registry",), regions=("4301",)
+    )
     await register(stub, mint, "zz-iot-t", kind="iot_platform", feeds=("alarm",))
     changsha = meta(mint("partner", subject="cs-msb", regions=("4301",)))
     p = rid()[:8]
@@ -220,9 +230,11 @@ async def test_a_partner_cannot_write_or_read_another_regions_records(stub, mint
     assert details_of(caught.value).reason == "FEED_FORBIDDEN"
 
 
-async def test_a_file_that_does_not_fit_its_format_is_refused_whole(stub, msb, exchange_app) -> None:
+async def test_a_file_that_does_not_fit_its_format_is_refused_whole(
+    stub, msb, exchange_app
+) -> None:
     p = rid()[:8]
-    data = csv_bytes([*HEADER[:-1], "电梯品牌"], [row(f"{p}-0", 1)[:-1] + ["奥的斯"]])
+    data = csv_bytes([*HEADER[:-1], "电梯品牌"], [[*row(f"{p}-0", 1)[:-1], "奥的斯"]])
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await import_file(stub, msb, kind="registry", fmt="zz-msb/registry/v2", data=data)
     found = details_of(caught.value)

@@ -163,7 +163,7 @@ def test_select_keeps_registry_order_and_refuses_unknown_names():
 def test_registered_names_are_unique_and_start_with_a_service():
     names = [b.name for b in BENCHMARKS]
     assert len(set(names)) == len(names)
-    services = {"policy", "claims", "pricing", "validation", "contractors", "evidence"}
+    services = {"policy", "claims", "pricing", "validation", "contractors", "evidence", "exchange"}
     assert all(name.split("_")[0] in services for name in names)
     assert "claims_fnol_intake" in names
 
