@@ -43,6 +43,14 @@ _PACKED = {
     FieldType.DATE: "dates",
 }
 _TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# A partner that was down for long leaves gRPC's own reconnect backoff at up to two minutes, in
+# which every call fails at once: cap it at a second, so that our retry schedule (and an
+# operator's replay) is what decides when a partner is tried again.
+INBOX_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 
 
 class UpstreamUnavailable(Exception):
@@ -285,7 +293,7 @@ class PartnerInboxes:
         """True if the partner had it already; UpstreamUnavailable if it did not take it."""
         channel = self._channels.get(addr)
         if channel is None:
-            channel = self._channels[addr] = grpc.aio.insecure_channel(addr)
+            channel = self._channels[addr] = grpc.aio.insecure_channel(addr, options=INBOX_OPTIONS)
         stub = exchange_pb2_grpc.PartnerInboxServiceStub(channel)
         try:
             reply = await stub.Deliver(

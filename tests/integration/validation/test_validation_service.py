@@ -148,7 +148,14 @@ async def test_unknown_rule_sets_and_fields_are_invalid_arguments(stub, mint) ->
             await stub.Validate(request, metadata=md)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     listed = await stub.ListRuleSets(pb.ListRuleSetsRequest(), metadata=md)
-    assert {rs.name for rs in listed.rule_sets} == {"claims", "maintenance", "registry"}
+    assert {rs.name for rs in listed.rule_sets} == {
+        "claims",
+        "maintenance",
+        "registry",
+        "inspection",
+        "fund_account",
+        "roster",
+    }
 
 
 async def test_each_batch_is_answered_before_the_client_sends_the_next(stub, mint) -> None:
