@@ -113,6 +113,7 @@ def build_app(
         default_deadline_s=settings.call_deadline_s,
         grace_s=settings.grpc_shutdown_grace_s,
         max_message_bytes=MAX_MESSAGE_BYTES,
+        metrics_port=settings.metrics_port,
     )
     stopping = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
