@@ -372,14 +372,8 @@ class GrpcPricingClient:
                 for ln in lines
             ],
         )
-        try:
-            reply = await self._stub.BenchmarkQuote(
-                prpb.BenchmarkQuoteRequest(quote=quote), metadata=self._md, timeout=CALL_TIMEOUT_S
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise UpstreamUnavailable(f"pricing service: {error.code().name}") from error
-            raise
+        request = prpb.BenchmarkQuoteRequest(quote=quote)
+        reply = await _call(self._stub.BenchmarkQuote, request, self._md, "pricing")
         quantity = {ln.line_no: ln.quantity for ln in lines}
         return [
             LinePrice(
@@ -419,18 +413,13 @@ class GrpcContractorsClient:
         self._md = (("authorization", f"Bearer {token}"),)
 
     async def standing(self, contractor_id: str) -> ContractorStanding:
+        request = cpb.GetContractorStandingRequest(contractor_id=contractor_id)
         try:
-            reply = await self._stub.GetContractorStanding(
-                cpb.GetContractorStandingRequest(contractor_id=contractor_id),
-                metadata=self._md,
-                timeout=CALL_TIMEOUT_S,
-            )
+            reply = await _call(self._stub.GetContractorStanding, request, self._md, "contractors")
         except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                return ContractorStanding("grey", f"{contractor_id} is not on the register")
-            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise UpstreamUnavailable(f"contractors service: {error.code().name}") from error
-            raise
+            if not _is_not_found(error):
+                raise
+            return ContractorStanding("grey", f"{contractor_id} is not on the register")
         s = reply.standing
         status = cast(StandingStatus, s.status)  # ContractorStanding refuses any other value
         return ContractorStanding(
@@ -466,7 +455,9 @@ class GrpcEvidenceClient:
         request = epb.GetClaimFlagsRequest(claim_id=claim_id)
         try:
             reply = await _call(self._stub.GetClaimFlags, request, self._md, "evidence")
-        except NotFound:
+        except grpc.aio.AioRpcError as error:
+            if not _is_not_found(error):
+                raise
             return [EvidenceFlag("EVIDENCE_FOLDER_MISSING", "evidence has no folder for it")]
         found = [EvidenceFlag(f.code, _flag_message(f)) for f in reply.flags]
         if reply.evidence_count == 0:
@@ -482,8 +473,9 @@ class GrpcEvidenceClient:
         )
         try:
             await _call(self._stub.LockClaimEvidence, request, self._md, "evidence")
-        except NotFound:  # no folder, so nothing was ever uploaded to keep
-            return
+        except grpc.aio.AioRpcError as error:
+            if not _is_not_found(error):  # no folder: nothing was ever uploaded to keep
+                raise
 
 
 def _flag_message(flag: epb.Flag) -> str:
@@ -495,16 +487,18 @@ def _flag_message(flag: epb.Flag) -> str:
 async def _call(
     method: Any, request: Any, metadata: tuple[tuple[str, str], ...], service: str
 ) -> Any:
-    """One bounded call; UNAVAILABLE/DEADLINE_EXCEEDED → UpstreamUnavailable, NOT_FOUND →
-    NotFound, anything else is a bug here or there and propagates."""
+    """One bounded call; UNAVAILABLE/DEADLINE_EXCEEDED → UpstreamUnavailable (the claim call is
+    retried), any other status propagates for the caller to read."""
     try:
         return await method(request, metadata=metadata, timeout=CALL_TIMEOUT_S)
     except grpc.aio.AioRpcError as error:
         if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             raise UpstreamUnavailable(f"{service} service: {error.code().name}") from error
-        if error.code() == grpc.StatusCode.NOT_FOUND:
-            raise NotFound(error.details() or f"{service}: not found") from error
         raise
+
+
+def _is_not_found(error: grpc.aio.AioRpcError) -> bool:
+    return bool(error.code() == grpc.StatusCode.NOT_FOUND)
 
 
 @dataclass
