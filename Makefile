@@ -7,7 +7,7 @@ GEN := build/gen
 PROTOS := $(shell find protos -name '*.proto')
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup protos run test test-unit test-integration lint bench load clean k8s-validate
+.PHONY: setup protos browser run test test-unit test-integration lint bench load clean k8s-validate
 
 setup: $(VENV)/.installed $(GEN)/.stamp
 
@@ -31,8 +31,16 @@ protos: $(GEN)/.stamp
 run: setup
 	$(BIN)/python -m devstack run
 
+# The browser tests drive Debian's chromium through Playwright (no downloaded browser builds);
+# the CJK fonts make the screenshots the tests save readable.
+browser:
+	@command -v chromium >/dev/null && test -d /usr/share/fonts/opentype/noto || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+	@command -v chromium >/dev/null || { echo "chromium is missing and could not be installed" >&2; exit 1; }
+
 # One pytest run over every tier: the session starts PostgreSQL and S3 once (tests/conftest.py).
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest tests -q
 
 test-unit: setup

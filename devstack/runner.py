@@ -36,6 +36,7 @@ from devstack.credentials import write_private
 from devstack.ports import pick_port, release_port
 from devstack.services import (
     ENV_AUTH_KEY,
+    ENV_WEB_DEMO_PASSWORD,
     METRICS_PORT_OFFSET,
     ServiceSpec,
     address,
@@ -43,6 +44,7 @@ from devstack.services import (
     build_service_env,
     demo_tokens,
     ensure_auth_key,
+    ensure_web_demo_password,
     metrics_environ,
     ready_text,
 )
@@ -255,6 +257,9 @@ def _serve(base_dir: Path, stack: StackEnv, specs: Sequence[ServiceSpec], stop: 
         )
         for s in specs
     }
+    web_password = ensure_web_demo_password(base_dir / "secrets" / "web_demo_password")
+    if "web" in envs:
+        envs["web"][ENV_WEB_DEMO_PASSWORD] = web_password
     _run_steps(
         [(s.name, _module_cmd(s, "migrate"), envs[s.name]) for s in specs if s.migrate],
         stop,
@@ -290,7 +295,7 @@ def _serve(base_dir: Path, stack: StackEnv, specs: Sequence[ServiceSpec], stop: 
             ),
         )
         log.info("services: ready in %.2fs", time.monotonic() - begun)
-        _emit(ready_text(specs, ports, stack, tokens, metrics_ports))
+        _emit(ready_text(specs, ports, stack, tokens, metrics_ports, web_password))
         return _watch(services, stop)
     finally:
         with shielded("stopping the services"):

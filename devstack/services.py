@@ -61,7 +61,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(name="validation", port=50055, migrate=False),
     # Last: it calls validation, claims and policy, and relays their outboxes.
     ServiceSpec(name="exchange", port=50057, seed=True),
-    # ServiceSpec(name="web", port=8080, kind="http", migrate=False),
+    # Last of all: the UI calls claims, evidence, contractors and policy for every page.
+    ServiceSpec(name="web", port=8080, kind="http", seed=True),
 )
 
 
@@ -92,6 +93,23 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
 
 def address(port: int) -> str:
     return f"{LOOPBACK}:{port}"
+
+
+ENV_WEB_DEMO_PASSWORD = "WEB_DEMO_PASSWORD"  # noqa: S105 (a variable name, not a secret)
+WEB_DEMO_USERS = (
+    "demo-adjuster",
+    "demo-adjuster-2",
+    "demo-senior-reviewer",
+    "demo-supervisor",
+    "demo-auditor",
+    "demo-contractor",
+    "demo-contractor-2",
+)
+
+
+def ensure_web_demo_password(path: Path) -> str:
+    """The demo UI users' password: random per machine, created once, 0600."""
+    return read_or_create(path, lambda: secrets.token_urlsafe(12))
 
 
 def ensure_auth_key(path: Path) -> str:
@@ -161,6 +179,7 @@ def ready_text(
     stack: StackEnv,
     tokens: Mapping[str, str],
     metrics_ports: Mapping[str, int] | None = None,
+    web_password: str = "",
 ) -> str:
     """What `make run` prints once everything answers; ends with a line that is just "ready"."""
     width = max([len(s.name) for s in specs] + [10])
@@ -186,6 +205,13 @@ def ready_text(
         target = address(ports[grpc_specs[0].name])
         header = shlex.quote(f"authorization: Bearer {token}")
         lines += ["", f"Try it (as {role}):", f"  grpcurl -plaintext -H {header} {target} list"]
+    if web_password and "web" in ports:
+        lines += [
+            "",
+            f"Web UI: http://{address(ports['web'])}/",
+            f"  password of every demo user: {web_password}",
+            "  users: " + ", ".join(WEB_DEMO_USERS),
+        ]
     lines += [
         "",
         'Point your tools at this stack:  eval "$(.venv/bin/python -m devstack env)"',

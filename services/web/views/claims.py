@@ -1,0 +1,279 @@
+"""The adjusters' pages: the work queue, a claim, its decision and its second review."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import grpc
+from aiohttp import web
+
+from elevins.claims.v1 import claims_pb2 as cpb
+from elevins.contractors.v1 import contractors_pb2 as kpb
+from elevins.evidence.v1 import evidence_pb2 as epb
+from elevins.policy.v1 import policy_pb2 as ppb
+from services.web.clients import Caller, is_status
+from services.web.domain.access import Capability
+from services.web.domain.formatting import yuan_to_fen
+from services.web.domain.reasons import DECISION_KINDS, DECISION_REASONS
+from services.web.domain.urgency import urgency
+from services.web.middleware import flash
+from services.web.pages import render
+from services.web.views.convert import flags_of, next_deadline, when
+from services.web.views.guard import caller, requires, see_other, upstreams
+from shared.errors import details_of
+
+routes = web.RouteTableDef()
+
+PAGE_SIZE = 50
+STATES = (
+    "reported",
+    "dispatched",
+    "on_site",
+    "quoted",
+    "under_review",
+    "pending_second_review",
+    "approved",
+    "partly_approved",
+    "rejected",
+    "repaired",
+    "confirmed",
+    "paid",
+    "closed",
+)
+_KIND = {
+    "approve": cpb.DECISION_KIND_APPROVE,
+    "approve_in_part": cpb.DECISION_KIND_APPROVE_IN_PART,
+    "reject": cpb.DECISION_KIND_REJECT,
+    "request_evidence": cpb.DECISION_KIND_REQUEST_EVIDENCE,
+}
+
+
+def _queue_row(claim: cpb.Claim, now: datetime) -> dict[str, Any]:
+    due, breached = next_deadline(claim)
+    return {
+        "claim": claim,
+        "due_at": due,
+        "urgency": urgency(due, now, breached=breached).value,
+        "minutes_left": None if due is None else int((due - now).total_seconds() // 60),
+        "flags": flags_of(claim),
+        "amount_fen": claim.quote.total_fen if claim.HasField("quote") else None,
+        "reported_at": when(claim.reported_at),
+    }
+
+
+@routes.get("/queue")
+@requires(Capability.READ_CLAIMS)
+async def queue(request: web.Request) -> web.StreamResponse:
+    q = request.query
+    region = q.get("region", "").strip()
+    state = q.get("state", "").strip()
+    contractor = q.get("contractor", "").strip()
+    breached = q.get("breached", "") == "1"
+    filters = {"region": region, "state": state, "contractor": contractor, "breached": breached}
+    call = caller(request)
+    reply = await call(
+        upstreams(request).claims.ListClaims,
+        cpb.ListClaimsRequest(
+            state=state,
+            region_code=region,
+            contractor_id=contractor,
+            breached_only=breached,
+            page_size=PAGE_SIZE,
+            page_token=q.get("page", ""),
+        ),
+    )
+    now = datetime.now(UTC)
+    return render(
+        request,
+        "queue.html",
+        rows=[_queue_row(c, now) for c in reply.claims],
+        filters=filters,
+        states=STATES,
+        next_page=reply.next_page_token,
+        request_page=q.get("page", ""),
+        query_without_page=urlencode([(k, v) for k, v in q.items() if k != "page"]),
+        breaches=dict(reply.breaches_by_clock),
+    )
+
+
+async def _optional(call: Caller, method: Any, request: Any) -> Any:
+    """A side panel's data: missing or forbidden leaves the panel empty, not the page broken."""
+    try:
+        return await call(method, request)
+    except grpc.aio.AioRpcError as error:
+        if is_status(error, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED):
+            return None
+        raise
+
+
+async def claim_context(request: web.Request, claim_id: str) -> dict[str, Any]:
+    """Everything the claim page shows, fetched in parallel from the services."""
+    call = caller(request)
+    up = upstreams(request)
+    claim = (await call(up.claims.GetClaim, cpb.GetClaimRequest(claim_id=claim_id))).claim
+    evidence, flags, elevator, contractor = await asyncio.gather(
+        _optional(
+            call, up.evidence.ListClaimEvidence, epb.ListClaimEvidenceRequest(claim_id=claim_id)
+        ),
+        _optional(call, up.evidence.GetClaimFlags, epb.GetClaimFlagsRequest(claim_id=claim_id)),
+        _optional(
+            call, up.policy.GetElevator, ppb.GetElevatorRequest(elevator_id=claim.elevator_id)
+        ),
+        _optional(
+            call,
+            up.contractors.GetContractorStanding,
+            kpb.GetContractorStandingRequest(contractor_id=claim.contractor_id),
+        )
+        if claim.contractor_id
+        else _none(),
+    )
+    # Until the claim is assessed it names no policy: show the one in force on the elevator.
+    policy_id = claim.policy_id or (elevator.elevator.current_policy_id if elevator else "")
+    policy = (
+        await _optional(call, up.policy.GetPolicy, ppb.GetPolicyRequest(policy_id=policy_id))
+        if policy_id
+        else None
+    )
+    now = datetime.now(UTC)
+    items = list(evidence.evidence) if evidence else []
+    return {
+        "claim": claim,
+        "now": now,
+        "clocks": [
+            {
+                "kind": c.kind,
+                "due_at": when(c.due_at),
+                "target_at": when(c.target_at),
+                "met_at": when(c.met_at),
+                "breached": c.breached,
+                "urgency": urgency(when(c.due_at), now, breached=c.breached).value
+                if not c.HasField("met_at")
+                else "none",
+            }
+            for c in claim.clocks
+        ],
+        "timeline": [
+            {"t": t, "at": when(t.at)} for t in sorted(claim.timeline, key=lambda t: t.at.seconds)
+        ],
+        "before": [e for e in items if e.kind == "before_photo"],
+        "after": [e for e in items if e.kind in ("after_photo", "replaced_part_photo")],
+        "documents": [
+            e for e in items if e.kind not in ("before_photo", "after_photo", "replaced_part_photo")
+        ],
+        "evidence_flags": list(flags.flags) if flags else [],
+        "elevator": elevator.elevator if elevator else None,
+        "policy": policy.policy if policy else None,
+        "standing": contractor.standing if contractor else None,
+        "reported_at": when(claim.reported_at),
+        "source": cpb.Source.Name(claim.source).removeprefix("SOURCE_").lower(),
+        "policy_starts": when(policy.policy.starts_at) if policy else None,
+        "policy_ends": when(policy.policy.ends_at) if policy else None,
+        "request_id": uuid.uuid4().hex,
+        "decision_kinds": DECISION_KINDS,
+        "decision_reasons": DECISION_REASONS,
+    }
+
+
+async def _none() -> None:
+    return None
+
+
+@routes.get("/claims/{claim_id}")
+@requires(Capability.READ_CLAIMS)
+async def claim_page(request: web.Request) -> web.StreamResponse:
+    context = await claim_context(request, request.match_info["claim_id"])
+    return render(request, "claim.html", **context)
+
+
+async def act(
+    request: web.Request, claim_id: str, method: Any, message: Any, back: str = ""
+) -> web.Response:
+    """Make the call and go back to the page; a refusal is shown there in plain words."""
+    response = see_other(back or f"/claims/{claim_id}")
+    try:
+        await caller(request)(method, message)
+    except grpc.aio.AioRpcError as error:
+        if not is_status(
+            error,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            grpc.StatusCode.FAILED_PRECONDITION,
+            grpc.StatusCode.PERMISSION_DENIED,
+            grpc.StatusCode.ALREADY_EXISTS,
+            grpc.StatusCode.ABORTED,
+        ):
+            raise
+        details = details_of(error)
+        reason_key = f"refusal.{details.reason}"
+        t = request["t"]
+        text = t(reason_key) if details.reason and t.has(reason_key) else details.message
+        flash(request, response, "error", text)
+        return response
+    flash(request, response, "ok", request["t"]("claim.saved"))
+    return response
+
+
+@routes.post("/claims/{claim_id}/decision")
+@requires(Capability.DECIDE)
+async def decide(request: web.Request) -> web.StreamResponse:
+    claim_id = request.match_info["claim_id"]
+    form = await request.post()
+    kind = str(form.get("kind", ""))
+    t = request["t"]
+    if kind not in _KIND:
+        raise web.HTTPBadRequest(text=t("error.bad_decision_kind"))
+    lines = []
+    if kind == "approve_in_part":
+        for key, value in form.items():
+            if key.startswith("line_"):
+                try:
+                    lines.append(
+                        cpb.LineAmount(line_no=int(key[5:]), approved_fen=yuan_to_fen(str(value)))
+                    )
+                except ValueError:
+                    raise web.HTTPBadRequest(text=t("error.bad_amount", value=value)) from None
+    message = cpb.DecideClaimRequest(
+        request_id=str(form.get("request_id", "")) or uuid.uuid4().hex,
+        claim_id=claim_id,
+        kind=_KIND[kind],
+        line_amounts=lines,
+        reason_codes=[str(r) for r in form.getall("reason", [])],
+        note=str(form.get("note", "")).strip(),
+    )
+    return await act(request, claim_id, upstreams(request).claims.DecideClaim, message)
+
+
+@routes.post("/claims/{claim_id}/second-review")
+@requires(Capability.SECOND_REVIEW)
+async def second_review(request: web.Request) -> web.StreamResponse:
+    claim_id = request.match_info["claim_id"]
+    form = await request.post()
+    message = cpb.SecondReviewRequest(
+        request_id=str(form.get("request_id", "")) or uuid.uuid4().hex,
+        claim_id=claim_id,
+        approve=form.get("verdict") == "approve",
+        reason_codes=[str(r) for r in form.getall("reason", [])],
+        note=str(form.get("note", "")).strip(),
+    )
+    return await act(request, claim_id, upstreams(request).claims.SecondReview, message)
+
+
+@routes.get("/evidence/{evidence_id}/{variant}")
+@requires(Capability.READ_CLAIMS)
+async def evidence_file(request: web.Request) -> web.StreamResponse:
+    return await evidence_redirect(request)
+
+
+async def evidence_redirect(request: web.Request) -> web.StreamResponse:
+    """A fresh presigned URL per view: the page never holds a link that outlives the check."""
+    variant = request.match_info["variant"]
+    if variant not in ("original", "display", "thumbnail"):
+        raise web.HTTPNotFound
+    reply = await caller(request)(
+        upstreams(request).evidence.GetDownloadUrl,
+        epb.GetDownloadUrlRequest(evidence_id=request.match_info["evidence_id"], variant=variant),
+    )
+    return web.Response(status=302, headers={"Location": reply.url, "Cache-Control": "no-store"})

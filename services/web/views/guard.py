@@ -1,0 +1,56 @@
+"""``@requires(capability)``: signed in, and a role that may do this; else sign-in or 403."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from aiohttp import web
+
+from services.web.clients import Caller, Upstreams
+from services.web.domain.access import Capability, may
+from services.web.store import User
+
+UPSTREAMS = web.AppKey("upstreams", Upstreams)
+
+View = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def requires(capability: Capability) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            user: User | None = request["user"]
+            if user is None:
+                if request.method == "GET":
+                    raise web.HTTPSeeOther(f"/signin?next={quote(request.path_qs, safe='')}")
+                raise web.HTTPUnauthorized(text=request["t"]("error.signed_out"))
+            if not may(user.role, capability):
+                raise web.HTTPForbidden(text=request["t"]("error.forbidden"))
+            return await view(request)
+
+        return guarded
+
+    return decorate
+
+
+def caller(request: web.Request) -> Caller:
+    user: User = request["user"]
+    return request.app[UPSTREAMS].caller(user)
+
+
+def upstreams(request: web.Request) -> Upstreams:
+    return request.app[UPSTREAMS]
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths after sign-in: never an open redirect to another host."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def see_other(location: str) -> web.Response:
+    """A 303 to ``location`` as a response (not raised), so cookies can be set on it."""
+    return web.Response(status=303, headers={"Location": location})
