@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote, urlsplit
 import grpc
 from aiohttp import web
 
+from services.web.context import CSRF_TOKEN, FLASH, SESSION_TOKEN, TRANSLATOR, USER
 from services.web.domain.i18n import Catalogues, negotiate
 from services.web.pages import render
 from services.web.usecases import WebUseCases
@@ -90,6 +91,9 @@ _STATUS_OF = {
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 503,
     grpc.StatusCode.RESOURCE_EXHAUSTED: 503,
+    # The person's session is fine (checked here); the services refusing our token means the
+    # signing keys disagree: an operator's problem, logged, not a reason to sign the user out.
+    grpc.StatusCode.UNAUTHENTICATED: 503,
 }
 
 
@@ -98,29 +102,29 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400 or "t" not in request:
+        if exc.status < 400 or TRANSLATOR not in request:
             raise
         return _error_page(
             request, exc.status, exc.text if exc.text and exc.text != exc.reason else ""
         )
     except grpc.aio.AioRpcError as error:
-        if error.code() == grpc.StatusCode.UNAUTHENTICATED:
-            raise web.HTTPSeeOther("/signin") from error
         status = _STATUS_OF.get(error.code())
-        if status is None:
+        if status is None or error.code() == grpc.StatusCode.UNAUTHENTICATED:
             log.exception("upstream call failed")
+        if status is None:
             return _error_page(request, 500, "")
         return _error_page(request, status, details_of(error).message)
     except Exception:
         # A bug: logged with its trace; the person gets a page that says so, not a stack.
         log.exception("request failed: %s %s", request.method, request.path)
         return web.Response(
-            status=500, text=request["t"]("error.title.500") if "t" in request else "500"
+            status=500,
+            text=request[TRANSLATOR]("error.title.500") if TRANSLATOR in request else "500",
         )
 
 
 def _error_page(request: web.Request, status: int, detail: str) -> web.Response:
-    if "t" not in request:  # failed before the language was known
+    if TRANSLATOR not in request:  # failed before the language was known
         return web.Response(status=status, text=str(status))
     if request.headers.get("Accept", "").startswith("application/json"):
         return web.json_response({"status": status, "reason": detail}, status=status)
@@ -130,21 +134,21 @@ def _error_page(request: web.Request, status: int, detail: str) -> web.Response:
 @web.middleware
 async def language(request: web.Request, handler: Handler) -> web.StreamResponse:
     locale = negotiate(request.cookies.get(LANG_COOKIE))
-    request["t"] = request.app[CATALOGUES].translator(locale)
+    request[TRANSLATOR] = request.app[CATALOGUES].translator(locale)
     return await handler(request)
 
 
 @web.middleware
 async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
     token = request.cookies.get(SESSION_COOKIE)
-    request["session_token"] = token
-    request["user"] = await request.app[USECASES].user_of(token) if token else None
+    request[SESSION_TOKEN] = token
+    request[USER] = await request.app[USECASES].user_of(token) if token else None
     raw_flash = request.cookies.get(FLASH_COOKIE)
     if raw_flash:
         try:
-            request["flash"] = json.loads(unquote(raw_flash))
+            request[FLASH] = json.loads(unquote(raw_flash))
         except ValueError:
-            request["flash"] = None
+            request[FLASH] = None
     response = await handler(request)
     if raw_flash and request.method in SAFE_METHODS and response.status // 100 != 3:
         response.del_cookie(FLASH_COOKIE, path="/")
@@ -155,11 +159,11 @@ async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     cookie = request.cookies.get(CSRF_COOKIE)
     token = cookie or secrets.token_urlsafe(32)
-    request["csrf"] = token
+    request[CSRF_TOKEN] = token
     if request.method not in SAFE_METHODS:
         origin = request.headers.get("Origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.host:
-            raise web.HTTPForbidden(text=request["t"]("error.cross_site"))
+            raise web.HTTPForbidden(text=request[TRANSLATOR]("error.cross_site"))
         sent = request.headers.get("X-CSRF-Token")
         if sent is None and request.content_type in (
             "application/x-www-form-urlencoded",
@@ -167,7 +171,7 @@ async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
         ):
             sent = str((await request.post()).get("csrf_token", ""))
         if not cookie or not sent or not hmac.compare_digest(cookie, sent):
-            raise web.HTTPForbidden(text=request["t"]("error.csrf"))
+            raise web.HTTPForbidden(text=request[TRANSLATOR]("error.csrf"))
     response = await handler(request)
     if not cookie:
         set_cookie(request, response, CSRF_COOKIE, token)

@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from services.web.context import CSRF_TOKEN, FLASH, TRANSLATOR, USER
 from services.web.domain import formatting
 from services.web.domain.access import Capability, may
 
@@ -40,8 +41,8 @@ ENV_KEY = web.AppKey("jinja", jinja2.Environment)
 def render(
     request: web.Request, template: str, *, status: int = 200, **context: Any
 ) -> web.Response:
-    user = request.get("user")
-    translate = request["t"]
+    user = request.get(USER)
+    translate = request[TRANSLATOR]
     html = (
         request.app[ENV_KEY]
         .get_template(template)
@@ -50,9 +51,9 @@ def render(
             locale=translate.locale,
             user=user,
             may=lambda capability: user is not None and may(user.role, capability),
-            csrf_token=request["csrf"],
+            csrf_token=request[CSRF_TOKEN],
             path=request.path_qs,
-            flash=request.get("flash"),
+            flash=request.get(FLASH),
             static=lambda name: str(request.app.router["static"].url_for(filename=name)),
             **context,
         )

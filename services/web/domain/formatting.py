@@ -6,13 +6,15 @@ Asia/Shanghai (the one time zone of every city we serve), whatever the server's 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from shared.money import format_fen
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 
 __all__ = ["SHANGHAI", "local_date", "local_time", "money", "remaining", "yuan_to_fen"]
 
@@ -47,13 +49,10 @@ def remaining(due_at: datetime | None, now: datetime) -> tuple[int, int, int] | 
 
 
 def yuan_to_fen(text: str) -> int:
-    """An amount as people type it ("1,234.5", "¥80") → fen; ValueError for anything else
-    (negative, more than two decimals, not a number)."""
+    """An amount as people type it ("1,234.5", "¥80") → fen; ValueError for anything else:
+    negative, more than two decimals, exponents, or more than a trillion yuan (no repair costs
+    that, and the fen must fit the services' 64-bit fields)."""
     cleaned = text.replace(",", "").replace("，", "").replace("¥", "").replace("￥", "").strip()
-    try:
-        fen = Decimal(cleaned) * 100
-    except InvalidOperation:
-        raise ValueError(text) from None
-    if not fen.is_finite() or fen != fen.to_integral_value() or fen < 0:
+    if not _AMOUNT.fullmatch(cleaned):
         raise ValueError(text)
-    return int(fen)
+    return int(Decimal(cleaned) * 100)

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from services.web.context import SESSION_TOKEN, TRANSLATOR, USER
 from services.web.domain.access import home_path
 from services.web.domain.i18n import LOCALES
 from services.web.middleware import (
@@ -24,7 +25,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/")
 async def root(request: web.Request) -> web.StreamResponse:
-    user = request["user"]
+    user = request[USER]
     raise web.HTTPSeeOther(home_path(user.role) if user else "/signin")
 
 
@@ -49,7 +50,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
             "signin.html",
             status=401,
             next=target,
-            error=request["t"]("signin.refused"),
+            error=request[TRANSLATOR]("signin.refused"),
         )
     response = see_other(safe_next(target, home_path(session.user.role)))
     set_cookie(
@@ -64,7 +65,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/signout")
 async def signout(request: web.Request) -> web.StreamResponse:
-    token = request["session_token"]
+    token = request[SESSION_TOKEN]
     if token:
         await request.app[USECASES].sign_out(token)
     response = see_other("/signin")

@@ -16,6 +16,7 @@ from elevins.contractors.v1 import contractors_pb2 as kpb
 from elevins.evidence.v1 import evidence_pb2 as epb
 from elevins.policy.v1 import policy_pb2 as ppb
 from services.web.clients import Caller, is_status
+from services.web.context import TRANSLATOR
 from services.web.domain.access import Capability
 from services.web.domain.formatting import yuan_to_fen
 from services.web.domain.reasons import DECISION_KINDS, DECISION_REASONS
@@ -208,11 +209,11 @@ async def act(
             raise
         details = details_of(error)
         reason_key = f"refusal.{details.reason}"
-        t = request["t"]
+        t = request[TRANSLATOR]
         text = t(reason_key) if details.reason and t.has(reason_key) else details.message
         flash(request, response, "error", text)
         return response
-    flash(request, response, "ok", request["t"]("claim.saved"))
+    flash(request, response, "ok", request[TRANSLATOR]("claim.saved"))
     return response
 
 
@@ -222,7 +223,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
     claim_id = request.match_info["claim_id"]
     form = await request.post()
     kind = str(form.get("kind", ""))
-    t = request["t"]
+    t = request[TRANSLATOR]
     if kind not in _KIND:
         raise web.HTTPBadRequest(text=t("error.bad_decision_kind"))
     lines = []

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from services.web.clients import Caller, Upstreams
+from services.web.context import TRANSLATOR, USER
 from services.web.domain.access import Capability, may
 from services.web.store import User
 
@@ -21,13 +22,13 @@ def requires(capability: Capability) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @functools.wraps(view)
         async def guarded(request: web.Request) -> web.StreamResponse:
-            user: User | None = request["user"]
+            user: User | None = request[USER]
             if user is None:
                 if request.method == "GET":
                     raise web.HTTPSeeOther(f"/signin?next={quote(request.path_qs, safe='')}")
-                raise web.HTTPUnauthorized(text=request["t"]("error.signed_out"))
+                raise web.HTTPUnauthorized(text=request[TRANSLATOR]("error.signed_out"))
             if not may(user.role, capability):
-                raise web.HTTPForbidden(text=request["t"]("error.forbidden"))
+                raise web.HTTPForbidden(text=request[TRANSLATOR]("error.forbidden"))
             return await view(request)
 
         return guarded
@@ -36,7 +37,9 @@ def requires(capability: Capability) -> Callable[[View], View]:
 
 
 def caller(request: web.Request) -> Caller:
-    user: User = request["user"]
+    user = request[USER]
+    if user is None:  # views that call this are behind @requires: a bug if it happens
+        raise RuntimeError("caller() outside a signed-in view")
     return request.app[UPSTREAMS].caller(user)
 
 

@@ -19,6 +19,7 @@ from multidict import MultiDictProxy
 from elevins.claims.v1 import claims_pb2 as cpb
 from elevins.evidence.v1 import evidence_pb2 as epb
 from services.web.clients import is_status
+from services.web.context import TRANSLATOR
 from services.web.domain.access import Capability
 from services.web.domain.formatting import yuan_to_fen
 from services.web.domain.i18n import Translator
@@ -152,7 +153,7 @@ async def quote(request: web.Request) -> web.StreamResponse:
     message = cpb.SubmitQuoteRequest(
         request_id=str(form.get("request_id", "")) or uuid.uuid4().hex,
         claim_id=claim_id,
-        lines=_quote_lines(form, request["t"]),
+        lines=_quote_lines(form, request[TRANSLATOR]),
     )
     return await act(
         request, claim_id, upstreams(request).claims.SubmitQuote, message, _back(claim_id)
@@ -237,7 +238,7 @@ async def complete_upload(request: web.Request) -> web.StreamResponse:
             return _json_refusal(error)
         raise
     e = reply.evidence
-    t = request["t"]
+    t = request[TRANSLATOR]
     return web.json_response(
         {
             "evidence_id": e.evidence_id,
