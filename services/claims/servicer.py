@@ -478,6 +478,8 @@ def _quote_pb(q: QuoteRow, claim: ClaimRow) -> pb.Quote:
                 amount_fen=ln["amount_fen"],
                 approved_fen=int(approved),
                 reason_codes=list(rec.get("reason_codes", [])),
+                category=rec.get("category") or "",
+                reference_unit_price_fen=rec.get("reference_unit_price_fen"),
             )
         )
     return pb.Quote(

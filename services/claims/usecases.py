@@ -742,7 +742,12 @@ def recommendation_from_json(data: Mapping[str, Any]) -> Recommendation:
     return Recommendation(
         lines=tuple(
             LineDecision(
-                ln["line_no"], ln["submitted_fen"], ln["approved_fen"], tuple(ln["reason_codes"])
+                ln["line_no"],
+                ln["submitted_fen"],
+                ln["approved_fen"],
+                tuple(ln["reason_codes"]),
+                category=ln.get("category"),
+                reference_unit_price_fen=ln.get("reference_unit_price_fen"),
             )
             for ln in data["lines"]
         ),

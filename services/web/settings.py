@@ -7,6 +7,7 @@ class WebSettings(CommonSettings):
     evidence_addr: str = env("EVIDENCE_ADDR", default="127.0.0.1:50054")
     contractors_addr: str = env("CONTRACTORS_ADDR", default="127.0.0.1:50056")
     policy_addr: str = env("POLICY_ADDR", default="127.0.0.1:50051")
+    pricing_addr: str = env("PRICING_ADDR", default="127.0.0.1:50053")
     # Cookies carry `Secure` unless told otherwise: browsers keep Secure cookies on
     # http://127.0.0.1 and http://localhost (trustworthy origins), so only a plain-HTTP
     # deployment on another host name would need this off, and it should not exist.

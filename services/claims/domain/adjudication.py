@@ -227,6 +227,10 @@ class LineDecision:
     submitted_fen: int
     approved_fen: int
     reason_codes: tuple[str, ...]
+    # What pricing matched the line to, and the highest acceptable unit price: what a reviewer
+    # compares the submitted price with. None when unmatched (or from a pre-2026-11 record).
+    category: str | None = None
+    reference_unit_price_fen: int | None = None
 
 
 @dataclass(frozen=True)
@@ -485,6 +489,12 @@ def recommend(
                 submitted_fen=line.amount_fen,
                 approved_fen=approved[line.line_no],
                 reason_codes=tuple(str(c) for c in line_codes[line.line_no]),
+                category=price_of[line.line_no].category if line.line_no in price_of else None,
+                reference_unit_price_fen=(
+                    price_of[line.line_no].reference_unit_price_fen
+                    if line.line_no in price_of
+                    else None
+                ),
             )
             for line in quote.lines
         ),

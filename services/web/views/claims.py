@@ -132,6 +132,11 @@ async def claim_context(request: web.Request, claim_id: str) -> dict[str, Any]:
         if claim.contractor_id
         else _none(),
     )
+    try:
+        parts = await up.part_names(call)
+    except grpc.aio.AioRpcError:
+        parts = {}  # the catalogue's names are a nicety: the page works without them
+    english = request[TRANSLATOR].locale == "en"
     # Until the claim is assessed it names no policy: show the one in force on the elevator.
     policy_id = claim.policy_id or (elevator.elevator.current_policy_id if elevator else "")
     policy = (
@@ -173,6 +178,7 @@ async def claim_context(request: web.Request, claim_id: str) -> dict[str, Any]:
         "source": cpb.Source.Name(claim.source).removeprefix("SOURCE_").lower(),
         "policy_starts": when(policy.policy.starts_at) if policy else None,
         "policy_ends": when(policy.policy.ends_at) if policy else None,
+        "part_name": lambda code: parts.get(code, (code, code))[1 if english else 0],
         "request_id": uuid.uuid4().hex,
         "decision_kinds": DECISION_KINDS,
         "decision_reasons": DECISION_REASONS,

@@ -61,7 +61,12 @@ async def test_the_adjuster_approves_the_riskiest_claim_in_part(browser, city) -
     # The flags the pipeline raised, in words, and the trimmed line against its reference.
     flags = page.locator("#h-flags + ul .badge.flag")
     assert await flags.count() >= 1
-    await expect(page.locator("table.lines tr.trimmed").first).to_be_visible()
+    trimmed = page.locator("table.lines tr.trimmed").first
+    await expect(trimmed).to_be_visible()
+    # The part pricing matched, its reference price, and the reason in words.
+    await expect(trimmed.locator("td").nth(1)).to_contain_text("曳引机")
+    await expect(trimmed.locator("td").nth(4)).to_contain_text("¥")
+    await expect(trimmed).to_contain_text("单价高于市场参考价")
     await shoot(page, "claim-under-review")
 
     await page.get_by_label("部分核准（按上表各项核定金额）").check()
