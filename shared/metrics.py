@@ -1,4 +1,4 @@
-"""Prometheus metrics: RED per gRPC method for every service, and an endpoint to scrape.
+"""Prometheus metrics: RED per gRPC method (per HTTP route for the web UI), and an endpoint.
 
 **RED** (rate, errors, duration), recorded by :class:`MetricsInterceptor` for every call:
 
@@ -11,11 +11,17 @@
 The names and labels are those of go-grpc-prometheus and grpc-java, so existing Grafana
 dashboards and alerts work unchanged.
 
+The web UI, which serves HTTP, not gRPC, records the same pair with :func:`http_metrics`:
+``http_server_requests_total{method, route, code}`` and
+``http_server_request_duration_seconds{method, route}``, where ``route`` is the route's
+pattern (``/claims/{claim_id}``), never the path, so that ids do not become label values.
+
 **The endpoint**: ``METRICS_PORT`` (``shared.settings.CommonSettings``; 0, the default, means
 off) serves ``GET /metrics`` on the service's ``BIND_HOST`` with aiohttp on the service's own
-event loop. A service can add *refreshers*: coroutines run just before each scrape (bounded
-by :data:`REFRESH_TIMEOUT_S`) that read current figures, such as open claims by state, from
-its database. Computing them on scrape keeps them right after a restart and across replicas
+event loop (an aiohttp app, the web UI, starts it with :func:`metrics_context`). A service
+can add *refreshers*: coroutines run just before each scrape (bounded by
+:data:`REFRESH_TIMEOUT_S`) that read current figures, such as open claims by state, from its
+database. Computing them on scrape keeps them right after a restart and across replicas
 (every replica reports the same database-wide figure; aggregate them with ``max``, not
 ``sum``), at the price of one or two aggregate queries per scrape interval.
 """
@@ -25,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 
 from aiohttp import web
 from prometheus_client import (
@@ -57,6 +63,17 @@ HANDLING = Histogram(
     ["grpc_service", "grpc_method"],
     buckets=BUCKETS,
 )
+HTTP_HANDLED = Counter(
+    "http_server_requests_total",
+    "HTTP requests answered, by route pattern and status code.",
+    ["method", "route", "code"],
+)
+HTTP_HANDLING = Histogram(
+    "http_server_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    buckets=BUCKETS,
+)
 REFRESH_FAILURES = Counter(
     "elevins_metrics_refresh_failures_total",
     "Scrapes whose business figures could not be read in time (the last ones were served).",
@@ -84,6 +101,40 @@ class MetricsInterceptor(Observer):
         service, name = split_method(method)
         HANDLED.labels(service, name, status_of(context, error).name).inc()
         HANDLING.labels(service, name).observe(time.perf_counter() - started)
+
+
+# Anything else a client sends as a method is counted as "other": labels stay bounded.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def http_route(request: web.Request) -> str:
+    """The matched route's pattern, or ``unmatched`` (a 404 for a path no route knows)."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def http_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Counts and times every request by its final status; the outermost middleware, so it
+    sees what the browser gets (error pages included)."""
+    started = time.perf_counter()
+    code = "500"  # an exception no middleware turned into a response
+    try:
+        response = await handler(request)
+        code = str(response.status)
+        return response
+    except web.HTTPException as error:
+        code = str(error.status)
+        raise
+    except asyncio.CancelledError:
+        code = "499"  # the client went away first (nginx's name for it)
+        raise
+    finally:
+        method = request.method if request.method in HTTP_METHODS else "other"
+        route = http_route(request)
+        HTTP_HANDLED.labels(method, route, code).inc()
+        HTTP_HANDLING.labels(method, route).observe(time.perf_counter() - started)
 
 
 class MetricsServer:
@@ -138,12 +189,32 @@ class MetricsServer:
         return web.Response(body=self.text(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+def metrics_context(host: str, port: int) -> Callable[[web.Application], AsyncIterator[None]]:
+    """For an aiohttp application's ``cleanup_ctx``: ``GET /metrics`` on ``host:port`` from
+    the app's start to its cleanup, on the app's event loop (what :class:`~shared.grpc_server.
+    GrpcApp` does for the gRPC services)."""
+
+    async def serve(_: web.Application) -> AsyncIterator[None]:
+        server = MetricsServer(host, port)
+        await server.start()
+        log.info("metrics on http://%s:%d/metrics", host, server.port)
+        yield
+        await server.stop()
+
+    return serve
+
+
 __all__ = [
     "BUCKETS",
     "HANDLED",
     "HANDLING",
+    "HTTP_HANDLED",
+    "HTTP_HANDLING",
     "MetricsInterceptor",
     "MetricsServer",
     "Refresher",
+    "http_metrics",
+    "http_route",
+    "metrics_context",
     "split_method",
 ]

@@ -26,8 +26,13 @@ from services.web.views import account, claims, jobs
 from services.web.views.guard import UPSTREAMS
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
+from shared.metrics import http_metrics, metrics_context
 
 SCHEMA = "web"
+# Connections per replica, and as many again in overflow (k8s/ sizes PostgreSQL with this): a
+# page holds one only to look up its session, then calls the services; a sign-in holds one
+# through its argon2id check, so at most 2 x POOL_SIZE checks (64 MiB each) run at once.
+POOL_SIZE = 5
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -43,11 +48,13 @@ def s3_origin(settings: WebSettings) -> str:
 
 def build_app(settings: WebSettings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(
-        middlewares=[security_headers, error_pages, language, session, csrf],
+        # http_metrics outermost: it counts the status the browser gets, error pages included.
+        middlewares=[http_metrics, security_headers, error_pages, language, session, csrf],
         client_max_size=256 * 1024,  # forms and JSON only: files go to object storage
     )
     usecases = WebUseCases(
-        create_engine(settings.database_url, schema=SCHEMA, pool_size=5), clock or SystemClock()
+        create_engine(settings.database_url, schema=SCHEMA, pool_size=POOL_SIZE),
+        clock or SystemClock(),
     )
     upstreams = Upstreams(settings)
     app[USECASES] = usecases
@@ -65,4 +72,6 @@ def build_app(settings: WebSettings, *, clock: Clock | None = None) -> web.Appli
         await usecases.dispose()
 
     app.on_cleanup.append(close)
+    if settings.metrics_port:
+        app.cleanup_ctx.append(metrics_context(settings.bind_host, settings.metrics_port))
     return app

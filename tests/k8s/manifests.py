@@ -145,6 +145,18 @@ def container_port(container: dict[str, Any], name: str) -> int:
     return port
 
 
+# What a service serves on its main port: gRPC (every service but one) or HTTP (the web UI).
+PROTOCOLS = ("grpc", "http")
+
+
+def serving_port(container: dict[str, Any]) -> tuple[str, int]:
+    """(protocol, port) of the port a service serves on, named after its protocol."""
+    (named_port,) = (p for p in container["ports"] if p["name"] in PROTOCOLS)
+    port = named_port["containerPort"]
+    assert isinstance(port, int)
+    return named_port["name"], port
+
+
 # --- label selectors and network policies -------------------------------------------------------
 
 
@@ -195,22 +207,33 @@ def flow_allowed(
     """Would NetworkPolicy let a pod labelled `source` open TCP `port` on `destination`,
     both in the same namespace? Policies are additive: a pod selected by any policy of a
     direction is isolated in it and needs some rule of those policies to allow the flow."""
+    return direction_allows(
+        policies, "Egress", source, destination, namespace_labels, port
+    ) and direction_allows(policies, "Ingress", destination, source, namespace_labels, port)
 
-    def direction_allows(pod: dict[str, str], other: dict[str, str], kind: str) -> bool:
-        selecting = [
-            p
-            for p in policies
-            if selects(p["spec"]["podSelector"], pod) and kind in p["spec"]["policyTypes"]
-        ]
-        if not selecting:
-            return True  # not isolated in this direction
-        key, peers_key = ("egress", "to") if kind == "Egress" else ("ingress", "from")
-        return any(
-            _rule_allows(rule, peers_key, other, namespace_labels, port)
-            for p in selecting
-            for rule in p["spec"].get(key) or []
-        )
 
-    return direction_allows(source, destination, "Egress") and direction_allows(
-        destination, source, "Ingress"
+def direction_allows(
+    policies: list[Resource],
+    kind: str,
+    pod: dict[str, str],
+    other: dict[str, str],
+    other_namespace: dict[str, str],
+    port: int,
+) -> bool:
+    """Do the policies let `pod` (of this namespace) send (kind "Egress") or accept (kind
+    "Ingress") TCP `port` to or from `other`, a pod in a namespace labelled `other_namespace`?
+    Alone, this is the whole answer only for a peer outside the namespace, whose own side
+    these policies do not govern (an ingress controller, Prometheus)."""
+    selecting = [
+        p
+        for p in policies
+        if selects(p["spec"]["podSelector"], pod) and kind in p["spec"]["policyTypes"]
+    ]
+    if not selecting:
+        return True  # not isolated in this direction
+    key, peers_key = ("egress", "to") if kind == "Egress" else ("ingress", "from")
+    return any(
+        _rule_allows(rule, peers_key, other, other_namespace, port)
+        for p in selecting
+        for rule in p["spec"].get(key) or []
     )

@@ -29,6 +29,7 @@ from tests.k8s.manifests import (
     selects,
     service_deployments,
     services_with_server,
+    serving_port,
     settings_class,
     settings_fields,
     subcommands,
@@ -77,14 +78,15 @@ def test_the_settings_load_from_the_manifest(rendered, env: str, service: str) -
 def test_ports_agree_with_the_settings(rendered, env: str, service: str) -> None:
     deployment = service_deployments(rendered[env])[service]
     container = main_container(deployment)
-    port = container_port(container, "grpc")
+    protocol, port = serving_port(container)  # gRPC, or HTTP for the web UI
     # <NAME>_PORT is the variable the settings read for `port` (and its default, the port
     # ARCHITECTURE.md gives): the manifest says it explicitly, and agrees.
     (variable,) = (var for var, f in settings_fields(service).items() if f.name == "port")
     assert int(env_of(container)[variable]["value"]) == port == default_port(service)
     # The Service in front of it routes its port to that container port, by name.
     (service_port,) = named(rendered[env], "Service", service)["spec"]["ports"]
-    assert (service_port["port"], service_port["targetPort"]) == (port, "grpc")
+    assert (service_port["port"], service_port["targetPort"]) == (port, protocol)
+    assert service_port["appProtocol"] == protocol
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -139,6 +141,21 @@ def test_migrations_get_the_same_database_and_key_as_their_service(rendered, env
         for variable in required_variables(service):
             assert job_env[variable] == service_env[variable], (service, variable)
         assert set(job_env) <= set(settings_fields(service))
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_web_pages_allow_the_object_store_evidence_signs_for(rendered, env: str) -> None:
+    """The browser loads and uploads photos at the presigned URLs evidence makes, so the
+    origin the web's Content-Security-Policy allows (its S3_ENDPOINT) must be evidence's."""
+    deployments = service_deployments(rendered[env])
+    web = settings_class("web").from_env(_environment(main_container(deployments["web"])))
+    evidence = _environment(main_container(deployments["evidence"]))
+    assert web.s3_endpoint == evidence["S3_ENDPOINT"]
+    assert not web.s3_secure  # evidence signs plain-HTTP URLs (services/evidence/objects.py)
+    # ...and it needs no credentials for it: the web never calls S3 itself.
+    assert not {"S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET"} & set(
+        env_of(main_container(deployments["web"]))
+    )
 
 
 def test_probes_need_no_token() -> None:

@@ -4,6 +4,7 @@ by the schema validation (custom resources), so the fields we rely on are checke
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
 import pytest
@@ -63,12 +64,19 @@ def test_backups_go_to_object_storage_with_referenced_credentials(rendered, env:
     assert len(scheduled["schedule"].split()) == 6, "CloudNativePG cron has a seconds field"
 
 
+def _pool_size(service: str) -> int:
+    """The engine's pool_size: the service's server.py POOL_SIZE if it sets one (web), else
+    create_engine's default."""
+    default = inspect.signature(create_engine).parameters["pool_size"].default
+    size = getattr(importlib.import_module(f"services.{service}.server"), "POOL_SIZE", default)
+    assert isinstance(size, int)
+    return size
+
+
 def test_prod_autoscalers_cannot_exhaust_postgres_connections(rendered) -> None:
     """Each replica's engine holds up to pool_size + max_overflow connections (shared/db.py:
     max_overflow = pool_size); every replica the HPAs may start, plus the one a rolling update
     adds (maxSurge), plus a release's migration Jobs (one connection each), must fit."""
-    pool_size = inspect.signature(create_engine).parameters["pool_size"].default
-    per_replica = 2 * pool_size
     prod = rendered["prod"]
     deployments = service_deployments(prod)
     ceiling = sum(
@@ -76,7 +84,8 @@ def test_prod_autoscalers_cannot_exhaust_postgres_connections(rendered) -> None:
             named(prod, "HorizontalPodAutoscaler", s)["spec"]["maxReplicas"]
             + deployments[s]["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
         )
-        * per_replica
+        * 2
+        * _pool_size(s)
         for s in MIGRATING
     )
     migrations = len(MIGRATING)

@@ -3,12 +3,16 @@ architecture names, between every pair of pods in the namespace."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.k8s.manifests import (
     ENVIRONMENTS,
     Resource,
     container_port,
+    direction_allows,
+    env_of,
     flow_allowed,
     main_container,
     named,
@@ -16,18 +20,22 @@ from tests.k8s.manifests import (
     pod_labels,
     selects,
     service_deployments,
+    serving_port,
 )
 
-# Who calls whom (ARCHITECTURE.md; the issue's flows). Services not deployed yet are named
-# here too, so that their rules are right the day they arrive.
-ALL_SERVICES = frozenset(
-    {"policy", "claims", "pricing", "evidence", "validation", "contractors", "exchange", "web"}
-)
+# Who calls whom (ARCHITECTURE.md, narrowed to what the code calls: the web UI reads and
+# acts through four services, services/web/clients.py). Nothing else calls a service.
 CALLS: dict[str, frozenset[str]] = {
-    "web": ALL_SERVICES - {"web"},
+    "web": frozenset({"claims", "evidence", "contractors", "policy"}),
     "claims": frozenset({"policy", "validation", "pricing", "evidence", "contractors"}),
     "exchange": frozenset({"claims", "policy", "validation"}),
 }
+# Only evidence calls S3; every other service and every migration has no route to it (the
+# web UI's browsers use presigned URLs, never the web pods).
+S3_CALLERS = frozenset({"evidence"})
+# Where the ingress controller runs (Traefik, services/web/app/ingress.yaml): it may reach the
+# web UI's HTTP port, and nothing else.
+INGRESS_CONTROLLER_NAMESPACE = {"kubernetes.io/metadata.name": "traefik"}
 # The platform's pods, with the labels their operators or manifests give them.
 POSTGRES = {"cnpg.io/cluster": "elevins-db", "cnpg.io/instanceRole": "primary"}
 PLATFORM_PORTS = {"postgres": 5432, "minio": 9000, "otel-collector": 4317}
@@ -36,7 +44,7 @@ PLATFORM_PORTS = {"postgres": 5432, "minio": 9000, "otel-collector": 4317}
 def _pods(resources: list[Resource]) -> dict[str, tuple[dict[str, str], int]]:
     """name → (pod labels, the port it serves) for every pod kind in the namespace."""
     pods = {
-        name: (pod_labels(d), container_port(main_container(d), "grpc"))
+        name: (pod_labels(d), serving_port(main_container(d))[1])
         for name, d in service_deployments(resources).items()
     }
     pods["postgres"] = (POSTGRES, PLATFORM_PORTS["postgres"])
@@ -52,8 +60,10 @@ def _pods(resources: list[Resource]) -> dict[str, tuple[dict[str, str], int]]:
 def _expected(source: str, destination: str, services: set[str]) -> bool:
     if source in services and destination in services:
         return destination in CALLS.get(source, frozenset())
+    if destination == "minio":
+        return source in S3_CALLERS or source == "postgres"  # photos; backups
     if source in services | {"migration"}:
-        return destination in {"postgres", "minio", "otel-collector"}
+        return destination in {"postgres", "otel-collector"}
     if source == "postgres":
         return destination in {"postgres", "minio"}  # replication; backups
     return False
@@ -103,8 +113,58 @@ def test_every_service_has_its_own_policy(rendered, env: str) -> None:
         policy = named(resources, "NetworkPolicy", service)["spec"]
         assert selects(policy["podSelector"], pod_labels(deployment))
         assert policy["policyTypes"] == ["Ingress", "Egress"]
-        # It names only services the architecture lets it talk to.
+        # It names only services the architecture lets it talk to (and S3, for its caller).
+        allowed = CALLS.get(service, frozenset()) | ({"minio"} if service in S3_CALLERS else set())
         for rule in policy.get("egress") or []:
             for peer in rule["to"]:
                 callee = peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
-                assert callee in CALLS.get(service, frozenset()), (service, callee)
+                assert callee in allowed, (service, callee)
+        # ...and lets in only its callers: no stale name that one day would open a flow.
+        callers = {s for s, callees in CALLS.items() if service in callees}
+        for rule in policy.get("ingress") or []:
+            for peer in rule["from"]:
+                if "podSelector" in peer:
+                    assert _names(peer["podSelector"]) <= callers, service
+
+
+def _names(selector: dict[str, Any]) -> set[str]:
+    """The app.kubernetes.io/name values a pod selector accepts (by label or by `In`)."""
+    labels = selector.get("matchLabels") or {}
+    names = {labels["app.kubernetes.io/name"]} if "app.kubernetes.io/name" in labels else set()
+    for expression in selector.get("matchExpressions") or []:
+        assert expression["key"] == "app.kubernetes.io/name" and expression["operator"] == "In"
+        names |= set(expression["values"])
+    assert names, f"a selector that names no service: {selector}"
+    return names
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_service_calls_exactly_the_services_whose_address_it_is_given(rendered, env: str) -> None:
+    """The code's callees are its settings' <NAME>_ADDR variables (set in the manifest,
+    test_code_agreement checks); the network lets it reach those, and those only."""
+    deployments = service_deployments(rendered[env])
+    for service, deployment in deployments.items():
+        addressed = {
+            variable.removesuffix("_ADDR").lower()
+            for variable in env_of(main_container(deployment))
+            if variable.endswith("_ADDR")
+        }
+        assert addressed == CALLS.get(service, frozenset()), service
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_ingress_controller_reaches_the_ui_and_nothing_else(rendered, env: str) -> None:
+    """From the controller's namespace (its pods' own egress is that namespace's business):
+    the web UI's HTTP port is open; its metrics port and every other pod's ports are not."""
+    resources = rendered[env]
+    policies = of_kind(resources, "NetworkPolicy")
+    controller = {"app.kubernetes.io/name": "traefik"}
+    opened = set()
+    for name, (labels, port) in _pods(resources).items():
+        for candidate in {port, 9464} - {0}:
+            if direction_allows(
+                policies, "Ingress", labels, controller, INGRESS_CONTROLLER_NAMESPACE, candidate
+            ):
+                opened.add((name, candidate))
+    web = main_container(service_deployments(resources)["web"])
+    assert opened == {("web", container_port(web, "http"))}

@@ -3,6 +3,8 @@ fenced in by NetworkPolicy, and (in prod) autoscaled and protected by a disrupti
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from typing import Any
 
@@ -12,7 +14,6 @@ import yaml
 from tests.k8s.manifests import (
     ENVIRONMENTS,
     K8S,
-    container_port,
     env_of,
     has_migrations,
     main_container,
@@ -23,6 +24,7 @@ from tests.k8s.manifests import (
     selects,
     service_deployments,
     services_with_server,
+    serving_port,
     workloads,
 )
 
@@ -69,15 +71,59 @@ def test_prod_has_an_autoscaler_and_disruption_budget_per_service(rendered) -> N
     assert not of_kind(rendered["dev"], "PodDisruptionBudget")
 
 
+def _web_get_routes() -> set[str]:
+    """The paths the web UI answers GET on (its views' route tables)."""
+    import services.web.views as views
+
+    paths = set()
+    for module in pkgutil.iter_modules(views.__path__):
+        table = getattr(importlib.import_module(f"{views.__name__}.{module.name}"), "routes", [])
+        paths |= {r.path for r in table if getattr(r, "method", None) == "GET"}
+    return paths
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_service_pods_are_probed_over_grpc_health_on_their_port(rendered, env: str) -> None:
+def test_service_pods_are_probed_on_their_port(rendered, env: str) -> None:
     for service, deployment in service_deployments(rendered[env]).items():
         container = main_container(deployment)
-        port = container_port(container, "grpc")
+        protocol, port = serving_port(container)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            # Native gRPC probe: grpc.health.v1.Health/Check, service "" (shared/grpc_server).
-            assert container[probe]["grpc"] == {"port": port}, f"{service} {probe}"
+            if protocol == "grpc":
+                # Native gRPC probe: grpc.health.v1.Health/Check, service "" (shared/grpc_server).
+                assert container[probe]["grpc"] == {"port": port}, f"{service} {probe}"
+            else:
+                # The web UI: GET /healthz, a route it has, on its HTTP port.
+                assert (service, protocol) == ("web", "http")
+                assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+                assert "/healthz" in _web_get_routes()
         assert container["livenessProbe"]["failureThreshold"] >= 3, "no restart on one blip"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_ui_is_published_over_https_only(rendered, env: str) -> None:
+    resources = rendered[env]
+    (ingress,) = of_kind(resources, "Ingress")
+    spec = ingress["spec"]
+    (rule,) = spec["rules"]
+    (path,) = rule["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/", "Prefix")
+    # To the web Service's HTTP port, by name (the port the pods serve: test_code_agreement).
+    assert path["backend"]["service"] == {"name": "web", "port": {"name": "http"}}
+    assert [p["name"] for p in named(resources, "Service", "web")["spec"]["ports"]] == ["http"]
+    # TLS for exactly the host it answers, from a Secret made outside git (k8s/README.md).
+    (tls,) = spec["tls"]
+    assert tls == {"hosts": [rule["host"]], "secretName": "elevins-web-tls"}
+    # ...and never on the plain-HTTP entry point.
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["traefik.ingress.kubernetes.io/router.entrypoints"] == "websecure"
+
+
+def test_each_environment_answers_on_its_own_host(rendered) -> None:
+    hosts = {
+        env: of_kind(rendered[env], "Ingress")[0]["spec"]["rules"][0]["host"]
+        for env in ENVIRONMENTS
+    }
+    assert len(set(hosts.values())) == len(ENVIRONMENTS), hosts
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
