@@ -21,12 +21,13 @@ from tests.k8s.manifests import (
     selects,
     service_deployments,
     serving_port,
+    settings_fields,
 )
 
 # Who calls whom (ARCHITECTURE.md, narrowed to what the code calls: the web UI reads and
-# acts through four services, services/web/clients.py). Nothing else calls a service.
+# acts through five services, services/web/clients.py). Nothing else calls a service.
 CALLS: dict[str, frozenset[str]] = {
-    "web": frozenset({"claims", "evidence", "contractors", "policy"}),
+    "web": frozenset({"claims", "evidence", "contractors", "policy", "pricing"}),
     "claims": frozenset({"policy", "validation", "pricing", "evidence", "contractors"}),
     "exchange": frozenset({"claims", "policy", "validation"}),
 }
@@ -139,17 +140,18 @@ def _names(selector: dict[str, Any]) -> set[str]:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_a_service_calls_exactly_the_services_whose_address_it_is_given(rendered, env: str) -> None:
-    """The code's callees are its settings' <NAME>_ADDR variables (set in the manifest,
-    test_code_agreement checks); the network lets it reach those, and those only."""
+def test_a_service_calls_exactly_the_services_whose_address_it_reads(rendered, env: str) -> None:
+    """A service's callees are its settings' <NAME>_ADDR variables: the network lets it reach
+    those and only those, and the manifest sets every one (their defaults are loopback, which
+    in a pod reaches nothing)."""
     deployments = service_deployments(rendered[env])
     for service, deployment in deployments.items():
-        addressed = {
-            variable.removesuffix("_ADDR").lower()
-            for variable in env_of(main_container(deployment))
-            if variable.endswith("_ADDR")
+        read = {
+            v.removesuffix("_ADDR").lower() for v in settings_fields(service) if v.endswith("_ADDR")
         }
-        assert addressed == CALLS.get(service, frozenset()), service
+        assert read == CALLS.get(service, frozenset()), service
+        manifest = {v for v in env_of(main_container(deployment)) if v.endswith("_ADDR")}
+        assert manifest == {f"{callee.upper()}_ADDR" for callee in read}, service
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
