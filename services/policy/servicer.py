@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from collections.abc import Callable
+from datetime import datetime
 from fractions import Fraction
 from functools import partial
 from typing import TypeVar
@@ -15,6 +19,7 @@ from services.policy.domain.errors import (
     InvalidFields,
     InvalidInput,
 )
+from services.policy.domain.funding import FundingLine
 from services.policy.domain.inspections import InspectionResult
 from services.policy.domain.products import Product, parse_peril
 from services.policy.domain.registry import (
@@ -27,7 +32,13 @@ from services.policy.domain.registry import (
     validate_region_code,
 )
 from services.policy.domain.voting import Ballot, four_places
-from services.policy.store import PolicyRecord, PolicyStore, VoteRecord, new_id
+from services.policy.store import (
+    CommunitySummary,
+    PolicyRecord,
+    PolicyStore,
+    VoteRecord,
+    new_id,
+)
 from services.policy.usecases import LimitPosition, PolicyUseCases
 from shared.auth import Role, require_role
 from shared.errors import (
@@ -52,6 +63,15 @@ READERS = (
     Role.SENIOR_REVIEWER,
     Role.AUDITOR,
 )
+# The insurer's own overviews (every community of a region with its fund balance, policies and
+# ledger figures): not for partners, whose property manager or bureau sees one community's side.
+INSURER_READERS = (
+    Role.SERVICE,
+    Role.SUPERVISOR,
+    Role.ADJUSTER,
+    Role.SENIOR_REVIEWER,
+    Role.AUDITOR,
+)
 LEDGER = (Role.SERVICE,)
 
 _BALLOTS = {
@@ -71,6 +91,8 @@ _VOTE_STATUS = {
     "failed": pb.VOTE_STATUS_FAILED,
 }
 MAX_PAGE = 500
+DEFAULT_PAGE = 100
+_REGION_PREFIX = re.compile(r"[1-8]\d{0,5}")
 
 
 class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
@@ -218,9 +240,8 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
     ) -> pb.ListElevatorsResponse:
         require_role(*READERS)
         v = Violations()
-        v.require(0 <= request.page_size <= MAX_PAGE, "page_size", f"0 to {MAX_PAGE}")
+        size = _page_size(request.page_size, v)
         v.raise_if_any()
-        size = request.page_size or 100
         found = await self.uc.read(
             lambda store: self.uc.list_elevators(
                 store,
@@ -234,6 +255,44 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             elevators=[elevator_pb(e) for e in page],
             next_page_token=page[-1].elevator_id if len(found) > size else "",
         )
+
+    async def ListCommunities(
+        self, request: pb.ListCommunitiesRequest, context: object
+    ) -> pb.ListCommunitiesResponse:
+        require_role(*INSURER_READERS)
+        v = Violations()
+        size = _page_size(request.page_size, v)
+        v.require(
+            not request.region_prefix or bool(_REGION_PREFIX.fullmatch(request.region_prefix)),
+            "region_prefix",
+            "1 to 6 digits of a GB/T 2260 code, e.g. 4302",
+        )
+        after = _page_key(request.page_token, v)
+        v.raise_if_any()
+        found = await self.uc.read(
+            lambda store: self.uc.list_communities(
+                store,
+                region_prefix=request.region_prefix,
+                after=(after[0], after[1]) if after else None,
+                limit=size + 1,
+            )
+        )
+        page = found[:size]
+        last = page[-1].community if page else None
+        return pb.ListCommunitiesResponse(
+            communities=[community_summary_pb(c) for c in page],
+            next_page_token=_key_token(last.region_code, last.name)
+            if last and len(found) > size
+            else "",
+        )
+
+    async def GetCommunity(
+        self, request: pb.GetCommunityRequest, context: object
+    ) -> pb.GetCommunityResponse:
+        require_role(*INSURER_READERS)
+        _required(request.community_id, "community_id")
+        summary = await self.uc.read(lambda s: self.uc.community_summary(s, request.community_id))
+        return pb.GetCommunityResponse(community=community_summary_pb(summary))
 
     # ------------------------------------------------------------ votes
 
@@ -307,6 +366,32 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             vote=vote_pb(await self.uc.read(lambda s: self.uc.get_vote(s, request.vote_id)))
         )
 
+    async def ListVotes(
+        self, request: pb.ListVotesRequest, context: object
+    ) -> pb.ListVotesResponse:
+        require_role(*INSURER_READERS)
+        v = Violations()
+        elevator_id, community_id = _parent(request, v)
+        size = _page_size(request.page_size, v)
+        before = _time_key(request.page_token, v)
+        v.raise_if_any()
+        found = await self.uc.read(
+            lambda store: self.uc.list_votes(
+                store,
+                elevator_id=elevator_id,
+                community_id=community_id,
+                before=before,
+                limit=size + 1,
+            )
+        )
+        page = found[:size]
+        return pb.ListVotesResponse(
+            votes=[vote_pb(vote) for vote in page],
+            next_page_token=_key_token(page[-1].opened_at.isoformat(), page[-1].vote_id)
+            if len(found) > size
+            else "",
+        )
+
     # ------------------------------------------------------------ policies
 
     async def ListProducts(
@@ -345,6 +430,33 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         _required(request.policy_id, "policy_id")
         record = await self.uc.read(lambda s: self.uc.get_policy(s, request.policy_id))
         return pb.GetPolicyResponse(policy=policy_pb(record))
+
+    async def ListPolicies(
+        self, request: pb.ListPoliciesRequest, context: object
+    ) -> pb.ListPoliciesResponse:
+        require_role(*INSURER_READERS)
+        v = Violations()
+        elevator_id, community_id = _parent(request, v)
+        size = _page_size(request.page_size, v)
+        before = _time_key(request.page_token, v)
+        v.raise_if_any()
+        found = await self.uc.read(
+            lambda store: self.uc.list_policies(
+                store,
+                elevator_id=elevator_id,
+                community_id=community_id,
+                before=before,
+                limit=size + 1,
+            )
+        )
+        page = found[:size]
+        last = page[-1].policy if page else None
+        return pb.ListPoliciesResponse(
+            policies=[policy_pb(record) for record in page],
+            next_page_token=_key_token(last.start.isoformat(), last.policy_id)
+            if last and len(found) > size
+            else "",
+        )
 
     async def RenewPolicy(
         self, request: pb.RenewPolicyRequest, context: object
@@ -523,12 +635,73 @@ def _required(value: str, field: str) -> None:
         raise invalid_argument([FieldViolation(field, "required")])
 
 
+def _page_size(requested: int, violations: Violations) -> int:
+    violations.require(0 <= requested <= MAX_PAGE, "page_size", f"0 to {MAX_PAGE}")
+    return requested or DEFAULT_PAGE
+
+
+def _parent(
+    request: pb.ListVotesRequest | pb.ListPoliciesRequest, violations: Violations
+) -> tuple[str | None, str | None]:
+    """(elevator_id, community_id): exactly one is set."""
+    which = request.WhichOneof("parent")
+    if which == "elevator_id" and request.elevator_id:
+        return request.elevator_id, None
+    if which == "community_id" and request.community_id:
+        return None, request.community_id
+    violations.add(which or "parent", "required: elevator_id or community_id")
+    return None, None
+
+
+# Keyset page tokens: the sort key of the last row of a page, opaque to the caller (base64 of
+# a JSON list), so a page never skips or repeats a row when rows are added meanwhile.
+
+
+def _key_token(*parts: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def _page_key(token: str, violations: Violations) -> list[str] | None:
+    if not token:
+        return None
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except ValueError:  # bad base64, bad UTF-8 or bad JSON
+        parts = None
+    if isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) for p in parts):
+        return parts
+    violations.add("page_token", "not a token from this call")
+    return None
+
+
+def _time_key(token: str, violations: Violations) -> tuple[datetime, str] | None:
+    parts = _page_key(token, violations)
+    if parts is None:
+        return None
+    try:
+        at = datetime.fromisoformat(parts[0])
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        violations.add("page_token", "not a token from this call")
+        return None
+    return at, parts[1]
+
+
 def community_pb(c: Community) -> pb.Community:
     return pb.Community(
         community_id=c.community_id,
         region_code=c.region_code,
         name=c.name,
         appreciation_balance_fen=c.appreciation_balance_fen,
+    )
+
+
+def community_summary_pb(summary: CommunitySummary) -> pb.CommunitySummary:
+    return pb.CommunitySummary(
+        community=community_pb(summary.community),
+        elevator_count=summary.elevator_count,
+        insured_elevator_count=summary.insured_elevator_count,
     )
 
 
@@ -634,22 +807,30 @@ def policy_pb(record: PolicyRecord) -> pb.Policy:
         funding=pb.FundingPlan(
             premium_fen=record.funding.premium_fen,
             from_appreciation_fen=record.funding.from_appreciation_fen,
-            lines=[
-                pb.FundingLine(
-                    flat_id=ln.flat_id,
-                    owner_id=ln.owner_id,
-                    share_fen=ln.share_fen,
-                    from_account_fen=ln.from_account_fen,
-                    billed_cash_fen=ln.billed_cash_fen,
-                )
-                for ln in record.funding.lines
-            ],
+            lines=[funding_line_pb(record, ln) for ln in record.funding.lines],
         ),
         reserved_fen=record.reserved_fen,
         paid_fen=record.paid_fen,
         remaining_fen=record.remaining_fen,
         renewed_from_policy_id=p.renewed_from or "",
     )
+
+
+def funding_line_pb(record: PolicyRecord, line: FundingLine) -> pb.FundingLine:
+    message = pb.FundingLine(
+        flat_id=line.flat_id,
+        owner_id=line.owner_id,
+        share_fen=line.share_fen,
+        from_account_fen=line.from_account_fen,
+        billed_cash_fen=line.billed_cash_fen,
+    )
+    flat = record.flats.get(line.flat_id)
+    if flat is not None:
+        message.building, message.unit, message.number = flat.building, flat.unit, flat.number
+        # The name of today's owner would be the wrong person on a line charged to a former one.
+        if flat.owner_id == line.owner_id:
+            message.owner_name_masked = mask_name(flat.owner_name)
+    return message
 
 
 def position_pb(position: LimitPosition) -> pb.LimitPosition:

@@ -7,7 +7,7 @@ constraints in the migration as the last line of defence), never by read-then-wr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -174,6 +174,17 @@ class VoteRecord:
 
 
 @dataclass(frozen=True)
+class FundedFlat:
+    """A flat charged by a funding plan, as the registry knows it now (for display)."""
+
+    building: str
+    unit: str
+    number: str
+    owner_id: str
+    owner_name: str
+
+
+@dataclass(frozen=True)
 class PolicyRecord:
     """A policy with its ledger totals and funding plan, as stored."""
 
@@ -183,10 +194,18 @@ class PolicyRecord:
     reserved_fen: int
     paid_fen: int
     funding: FundingPlan
+    flats: Mapping[str, FundedFlat]  # by flat id, for the plan's lines
 
     @property
     def remaining_fen(self) -> int:
         return self.policy.product.sum_insured_fen - self.reserved_fen - self.paid_fen
+
+
+@dataclass(frozen=True)
+class CommunitySummary:
+    community: Community
+    elevator_count: int
+    insured_elevator_count: int  # elevators with an active policy in force at the given time
 
 
 @dataclass(frozen=True)
@@ -248,6 +267,64 @@ class PolicyStore:
         if row is None:
             return None
         return Community(row.id, row.region_code, row.name, row.appreciation_balance_fen)
+
+    async def community_summaries(
+        self,
+        *,
+        community_id: str | None = None,
+        region_prefix: str | None = None,
+        region_prefixes: Sequence[str] | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 1,
+        at: datetime,
+    ) -> list[CommunitySummary]:
+        """Communities by (region code, name) with their counts; ``after`` is the last key seen.
+
+        ``region_prefixes`` are the caller's regions (None: all); ``region_prefix`` narrows them.
+        """
+        elevator_count = (
+            sa.select(sa.func.count())
+            .where(elevators.c.community_id == communities.c.id)
+            .scalar_subquery()
+        )
+        insured_count = (
+            sa.select(sa.func.count(sa.distinct(policies.c.elevator_id)))
+            .select_from(policies.join(elevators, elevators.c.id == policies.c.elevator_id))
+            .where(
+                elevators.c.community_id == communities.c.id,
+                policies.c.status == "active",
+                policies.c.starts_at <= at,
+                policies.c.ends_at > at,
+            )
+            .scalar_subquery()
+        )
+        query = (
+            sa.select(
+                communities,
+                elevator_count.label("elevator_count"),
+                insured_count.label("insured_count"),
+            )
+            .order_by(communities.c.region_code, communities.c.name)
+            .limit(limit)
+        )
+        if community_id is not None:
+            query = query.where(communities.c.id == community_id)
+        if region_prefix:
+            query = query.where(communities.c.region_code.startswith(region_prefix))
+        if region_prefixes is not None:
+            query = query.where(
+                sa.or_(*(communities.c.region_code.startswith(p) for p in region_prefixes))
+            )
+        if after is not None:
+            query = query.where(sa.tuple_(communities.c.region_code, communities.c.name) > after)
+        return [
+            CommunitySummary(
+                Community(r.id, r.region_code, r.name, r.appreciation_balance_fen),
+                elevator_count=r.elevator_count,
+                insured_elevator_count=r.insured_count,
+            )
+            for r in await self.conn.execute(query)
+        ]
 
     async def community_by_name(self, region_code: str, name: str) -> Community | None:
         row = (
@@ -516,25 +593,55 @@ class PolicyStore:
     async def vote(self, vote_id: str, *, for_update: bool = False) -> VoteRecord | None:
         query = votes.select().where(votes.c.id == vote_id)
         row = (await self.conn.execute(query.with_for_update() if for_update else query)).first()
-        if row is None:
-            return None
-        cast = await self.conn.execute(
-            sa.select(ballots.c.owner_id, ballots.c.choice)
-            .where(ballots.c.vote_id == vote_id)
-            .order_by(ballots.c.owner_id)
-        )
-        return VoteRecord(
-            vote_id=row.id,
-            elevator_id=row.elevator_id,
-            rule_set=row.rule_set,
-            rule_set_version=row.rule_set_version,
-            status=row.status,
-            opened_at=row.opened_at,
-            closed_at=row.closed_at,
-            tally=row.tally,
-            explanation=row.explanation,
-            ballots={b.owner_id: Ballot(b.choice) for b in cast},
-        )
+        return None if row is None else (await self._votes_from_rows([row]))[0]
+
+    async def list_votes(
+        self,
+        *,
+        elevator_id: str | None = None,
+        community_id: str | None = None,
+        before: tuple[datetime, str] | None = None,
+        limit: int,
+    ) -> list[VoteRecord]:
+        """Newest first; ``before`` is the (opened_at, id) of the last vote of the previous page."""
+        query = votes.select().order_by(votes.c.opened_at.desc(), votes.c.id.desc()).limit(limit)
+        if elevator_id is not None:
+            query = query.where(votes.c.elevator_id == elevator_id)
+        if community_id is not None:
+            query = query.where(
+                votes.c.elevator_id.in_(
+                    sa.select(elevators.c.id).where(elevators.c.community_id == community_id)
+                )
+            )
+        if before is not None:
+            query = query.where(sa.tuple_(votes.c.opened_at, votes.c.id) < before)
+        return await self._votes_from_rows((await self.conn.execute(query)).all())
+
+    async def _votes_from_rows(self, rows: Sequence[Any]) -> list[VoteRecord]:
+        """One query for the ballots of every vote of the page, not one per vote."""
+        cast: dict[str, dict[str, Ballot]] = {row.id: {} for row in rows}
+        if rows:
+            for b in await self.conn.execute(
+                sa.select(ballots.c.vote_id, ballots.c.owner_id, ballots.c.choice)
+                .where(ballots.c.vote_id.in_(list(cast)))
+                .order_by(ballots.c.vote_id, ballots.c.owner_id)
+            ):
+                cast[b.vote_id][b.owner_id] = Ballot(b.choice)
+        return [
+            VoteRecord(
+                vote_id=row.id,
+                elevator_id=row.elevator_id,
+                rule_set=row.rule_set,
+                rule_set_version=row.rule_set_version,
+                status=row.status,
+                opened_at=row.opened_at,
+                closed_at=row.closed_at,
+                tally=row.tally,
+                explanation=row.explanation,
+                ballots=cast[row.id],
+            )
+            for row in rows
+        ]
 
     async def latest_decided_vote(self, elevator_id: str) -> VoteRecord | None:
         row = (
@@ -636,12 +743,58 @@ class PolicyStore:
         row = (await self.conn.execute(query.with_for_update() if for_update else query)).first()
         return None if row is None else await self._policy_from_row(row)
 
-    async def _policy_from_row(self, row: Any) -> PolicyRecord:
-        lines = await self.conn.execute(
-            funding_lines.select()
-            .where(funding_lines.c.policy_id == row.id)
-            .order_by(funding_lines.c.flat_id)
+    async def list_policies(
+        self,
+        *,
+        elevator_id: str | None = None,
+        community_id: str | None = None,
+        before: tuple[datetime, str] | None = None,
+        limit: int,
+    ) -> list[PolicyRecord]:
+        """Newest first; ``before`` is the (starts_at, id) of the last policy of the previous
+        page."""
+        query = (
+            policies.select()
+            .order_by(policies.c.starts_at.desc(), policies.c.id.desc())
+            .limit(limit)
         )
+        if elevator_id is not None:
+            query = query.where(policies.c.elevator_id == elevator_id)
+        if community_id is not None:
+            query = query.where(
+                policies.c.elevator_id.in_(
+                    sa.select(elevators.c.id).where(elevators.c.community_id == community_id)
+                )
+            )
+        if before is not None:
+            query = query.where(sa.tuple_(policies.c.starts_at, policies.c.id) < before)
+        return await self._policies_from_rows((await self.conn.execute(query)).all())
+
+    async def _policy_from_row(self, row: Any) -> PolicyRecord:
+        return (await self._policies_from_rows([row]))[0]
+
+    async def _policies_from_rows(self, rows: Sequence[Any]) -> list[PolicyRecord]:
+        """One query for the funding lines (and their flats) of every policy of the page."""
+        lines: dict[str, list[Any]] = {row.id: [] for row in rows}
+        if rows:
+            for line in await self.conn.execute(
+                sa.select(
+                    funding_lines,
+                    flats.c.building,
+                    flats.c.unit,
+                    flats.c.number,
+                    flats.c.owner_id.label("flat_owner_id"),
+                    flats.c.owner_name,
+                )
+                .join(flats, flats.c.id == funding_lines.c.flat_id)
+                .where(funding_lines.c.policy_id.in_(list(lines)))
+                .order_by(funding_lines.c.policy_id, funding_lines.c.flat_id)
+            ):
+                lines[line.policy_id].append(line)
+        return [self._policy_record(row, lines[row.id]) for row in rows]
+
+    @staticmethod
+    def _policy_record(row: Any, lines: Sequence[Any]) -> PolicyRecord:
         policy = Policy(
             policy_id=row.id,
             elevator_id=row.elevator_id,
@@ -675,6 +828,12 @@ class PolicyStore:
                     for ln in lines
                 ),
             ),
+            flats={
+                ln.flat_id: FundedFlat(
+                    ln.building, ln.unit, ln.number, ln.flat_owner_id, ln.owner_name
+                )
+                for ln in lines
+            },
         )
 
     async def policy_for_loss(self, elevator_id: str, at: datetime) -> PolicyRecord | None:

@@ -35,8 +35,15 @@ from services.policy.domain.products import Peril, Product, find_product
 from services.policy.domain.registry import Community, Elevator, ElevatorSpec, FlatRecord
 from services.policy.domain.times import china_date
 from services.policy.domain.voting import Ballot, RuleSet, decide_vote, select_rule_set
-from services.policy.store import LimitEntryRecord, PolicyRecord, PolicyStore, VoteRecord, new_id
-from shared.auth import current_principal, require_region
+from services.policy.store import (
+    CommunitySummary,
+    LimitEntryRecord,
+    PolicyRecord,
+    PolicyStore,
+    VoteRecord,
+    new_id,
+)
+from shared.auth import ALL_REGIONS, current_principal, require_region
 from shared.clock import Clock
 from shared.unit_of_work import Transactions
 
@@ -105,6 +112,27 @@ class PolicyUseCases(Transactions[PolicyStore]):
             raise NotFound(f"community {community_id!r} not found", field="community_id")
         require_region(community.region_code)
         return community
+
+    async def community_summary(self, store: PolicyStore, community_id: str) -> CommunitySummary:
+        await self.community(store, community_id)  # not found, or not the caller's region
+        (summary,) = await store.community_summaries(community_id=community_id, at=self.clock.now())
+        return summary
+
+    async def list_communities(
+        self,
+        store: PolicyStore,
+        *,
+        region_prefix: str,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[CommunitySummary]:
+        return await store.community_summaries(
+            region_prefix=region_prefix or None,
+            region_prefixes=_region_prefixes(),
+            after=after,
+            limit=limit,
+            at=self.clock.now(),
+        )
 
     async def register_flats(
         self, store: PolicyStore, *, community_id: str, records: Sequence[FlatRecord]
@@ -202,11 +230,9 @@ class PolicyUseCases(Transactions[PolicyStore]):
     ) -> list[Elevator]:
         if community_id:
             await self.community(store, community_id)
-        regions = current_principal().regions
-        prefixes = None if "*" in regions else sorted(regions)
         return await store.list_elevators(
             community_id=community_id or None,
-            region_prefixes=prefixes,
+            region_prefixes=_region_prefixes(),
             after_id=after_id,
             limit=limit,
             at=self.clock.now(),
@@ -247,6 +273,29 @@ class PolicyUseCases(Transactions[PolicyStore]):
 
     async def get_vote(self, store: PolicyStore, vote_id: str) -> VoteRecord:
         return await self._vote(store, vote_id)
+
+    async def _authorise_parent(
+        self, store: PolicyStore, elevator_id: str | None, community_id: str | None
+    ) -> None:
+        """Everything listed belongs to this elevator or community: its region decides."""
+        if elevator_id is not None:
+            await self._elevator(store, elevator_id)
+        if community_id is not None:
+            await self.community(store, community_id)
+
+    async def list_votes(
+        self,
+        store: PolicyStore,
+        *,
+        elevator_id: str | None,
+        community_id: str | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[VoteRecord]:
+        await self._authorise_parent(store, elevator_id, community_id)
+        return await store.list_votes(
+            elevator_id=elevator_id, community_id=community_id, before=before, limit=limit
+        )
 
     async def cast_ballots(
         self, store: PolicyStore, *, vote_id: str, cast: Sequence[tuple[str, Ballot]]
@@ -404,6 +453,20 @@ class PolicyUseCases(Transactions[PolicyStore]):
     async def get_policy(self, store: PolicyStore, policy_id: str) -> PolicyRecord:
         return await self._policy(store, policy_id)
 
+    async def list_policies(
+        self,
+        store: PolicyStore,
+        *,
+        elevator_id: str | None,
+        community_id: str | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[PolicyRecord]:
+        await self._authorise_parent(store, elevator_id, community_id)
+        return await store.list_policies(
+            elevator_id=elevator_id, community_id=community_id, before=before, limit=limit
+        )
+
     async def cancel_policy(
         self, store: PolicyStore, *, policy_id: str, reason: str, effective_at: datetime | None
     ) -> PolicyRecord:
@@ -502,3 +565,9 @@ class PolicyUseCases(Transactions[PolicyStore]):
         entry = await store.limit_entry(claim_id)
         assert entry is not None
         return LimitPosition(entry=entry, policy=await self._policy(store, entry.policy_id))
+
+
+def _region_prefixes() -> list[str] | None:
+    """The caller's regions as prefixes for a listing query; None for all regions."""
+    regions = current_principal().regions
+    return None if ALL_REGIONS in regions else sorted(regions)
