@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 
 from elevins.policy.v1 import policy_pb2 as ppb
 from services.web.clients import Caller
+from services.web.context import TRANSLATOR
 from services.web.domain.access import Capability
 from services.web.domain.communities import (
     Check,
@@ -110,7 +111,7 @@ async def community(request: web.Request) -> web.StreamResponse:
             lambda reply: reply.policies,
         ),
     )
-    t: Translator = request["t"]
+    t = request[TRANSLATOR]
     today = datetime.now(UTC).astimezone(SHANGHAI).date()
     votes_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for vote in votes:
