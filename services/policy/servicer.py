@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from fractions import Fraction
 from functools import partial
@@ -370,27 +370,10 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         self, request: pb.ListVotesRequest, context: object
     ) -> pb.ListVotesResponse:
         require_role(*INSURER_READERS)
-        v = Violations()
-        elevator_id, community_id = _parent(request, v)
-        size = _page_size(request.page_size, v)
-        before = _time_key(request.page_token, v)
-        v.raise_if_any()
-        found = await self.uc.read(
-            lambda store: self.uc.list_votes(
-                store,
-                elevator_id=elevator_id,
-                community_id=community_id,
-                before=before,
-                limit=size + 1,
-            )
+        page, token = await self._newest_first(
+            request, self.uc.list_votes, lambda vote: (vote.opened_at, vote.vote_id)
         )
-        page = found[:size]
-        return pb.ListVotesResponse(
-            votes=[vote_pb(vote) for vote in page],
-            next_page_token=_key_token(page[-1].opened_at.isoformat(), page[-1].vote_id)
-            if len(found) > size
-            else "",
-        )
+        return pb.ListVotesResponse(votes=[vote_pb(v) for v in page], next_page_token=token)
 
     # ------------------------------------------------------------ policies
 
@@ -435,28 +418,10 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         self, request: pb.ListPoliciesRequest, context: object
     ) -> pb.ListPoliciesResponse:
         require_role(*INSURER_READERS)
-        v = Violations()
-        elevator_id, community_id = _parent(request, v)
-        size = _page_size(request.page_size, v)
-        before = _time_key(request.page_token, v)
-        v.raise_if_any()
-        found = await self.uc.read(
-            lambda store: self.uc.list_policies(
-                store,
-                elevator_id=elevator_id,
-                community_id=community_id,
-                before=before,
-                limit=size + 1,
-            )
+        page, token = await self._newest_first(
+            request, self.uc.list_policies, lambda r: (r.policy.start, r.policy.policy_id)
         )
-        page = found[:size]
-        last = page[-1].policy if page else None
-        return pb.ListPoliciesResponse(
-            policies=[policy_pb(record) for record in page],
-            next_page_token=_key_token(last.start.isoformat(), last.policy_id)
-            if last and len(found) > size
-            else "",
-        )
+        return pb.ListPoliciesResponse(policies=[policy_pb(r) for r in page], next_page_token=token)
 
     async def RenewPolicy(
         self, request: pb.RenewPolicyRequest, context: object
@@ -493,6 +458,34 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             return pb.CancelPolicyResponse(policy=policy_pb(record))
 
         return await self.uc.write("CancelPolicy", request, pb.CancelPolicyResponse, work)
+
+    async def _newest_first(
+        self,
+        request: pb.ListVotesRequest | pb.ListPoliciesRequest,
+        fetch: Callable[..., Awaitable[list[T]]],
+        sort_key: Callable[[T], tuple[datetime, str]],
+    ) -> tuple[list[T], str]:
+        """A page of an elevator's or a community's votes or policies, and the next page's
+        token: the (time, id) key of the page's last row."""
+        v = Violations()
+        elevator_id, community_id = _parent(request, v)
+        size = _page_size(request.page_size, v)
+        before = _time_key(request.page_token, v)
+        v.raise_if_any()
+        found = await self.uc.read(
+            lambda store: fetch(
+                store,
+                elevator_id=elevator_id,
+                community_id=community_id,
+                before=before,
+                limit=size + 1,
+            )
+        )
+        page = found[:size]
+        if len(found) <= size:
+            return page, ""
+        at, last_id = sort_key(page[-1])
+        return page, _key_token(at.isoformat(), last_id)
 
     # ------------------------------------------------------------ coverage and limits
 

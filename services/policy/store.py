@@ -217,6 +217,30 @@ class LimitEntryRecord:
     paid_fen: int
 
 
+def _newest_first(
+    table: sa.Table,
+    at: sa.Column[Any],
+    elevator_id: str | None,
+    community_id: str | None,
+    before: tuple[datetime, str] | None,
+    limit: int,
+) -> sa.Select[Any]:
+    """Rows of ``table`` (votes, policies) of one elevator or of a community's elevators, by
+    ``at`` then id, newest first, after the keyset ``before``."""
+    query = table.select().order_by(at.desc(), table.c.id.desc()).limit(limit)
+    if elevator_id is not None:
+        query = query.where(table.c.elevator_id == elevator_id)
+    if community_id is not None:
+        query = query.where(
+            table.c.elevator_id.in_(
+                sa.select(elevators.c.id).where(elevators.c.community_id == community_id)
+            )
+        )
+    if before is not None:
+        query = query.where(sa.tuple_(at, table.c.id) < before)
+    return query
+
+
 def product_to_json(product: Product) -> dict[str, Any]:
     return {
         "code": product.code,
@@ -604,17 +628,7 @@ class PolicyStore:
         limit: int,
     ) -> list[VoteRecord]:
         """Newest first; ``before`` is the (opened_at, id) of the last vote of the previous page."""
-        query = votes.select().order_by(votes.c.opened_at.desc(), votes.c.id.desc()).limit(limit)
-        if elevator_id is not None:
-            query = query.where(votes.c.elevator_id == elevator_id)
-        if community_id is not None:
-            query = query.where(
-                votes.c.elevator_id.in_(
-                    sa.select(elevators.c.id).where(elevators.c.community_id == community_id)
-                )
-            )
-        if before is not None:
-            query = query.where(sa.tuple_(votes.c.opened_at, votes.c.id) < before)
+        query = _newest_first(votes, votes.c.opened_at, elevator_id, community_id, before, limit)
         return await self._votes_from_rows((await self.conn.execute(query)).all())
 
     async def _votes_from_rows(self, rows: Sequence[Any]) -> list[VoteRecord]:
@@ -753,21 +767,9 @@ class PolicyStore:
     ) -> list[PolicyRecord]:
         """Newest first; ``before`` is the (starts_at, id) of the last policy of the previous
         page."""
-        query = (
-            policies.select()
-            .order_by(policies.c.starts_at.desc(), policies.c.id.desc())
-            .limit(limit)
+        query = _newest_first(
+            policies, policies.c.starts_at, elevator_id, community_id, before, limit
         )
-        if elevator_id is not None:
-            query = query.where(policies.c.elevator_id == elevator_id)
-        if community_id is not None:
-            query = query.where(
-                policies.c.elevator_id.in_(
-                    sa.select(elevators.c.id).where(elevators.c.community_id == community_id)
-                )
-            )
-        if before is not None:
-            query = query.where(sa.tuple_(policies.c.starts_at, policies.c.id) < before)
         return await self._policies_from_rows((await self.conn.execute(query)).all())
 
     async def _policy_from_row(self, row: Any) -> PolicyRecord:
