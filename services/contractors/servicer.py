@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from elevins.contractors.v1 import contractors_pb2 as pb
 from elevins.contractors.v1 import contractors_pb2_grpc
@@ -19,7 +21,9 @@ from shared.errors import Violations
 
 MAX_EVENTS = 10_000
 MAX_PAGE = 500
+DEFAULT_PAGE = 50
 _REGION = re.compile(r"[1-8][0-9]{5}")
+_REGION_PREFIX = re.compile(r"[1-8][0-9](?:[0-9]{2}){0,2}")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 ID_RULE = "1 to 64 letters, digits or . _ : - (starting with a letter or digit)"
 
@@ -113,6 +117,14 @@ def scorecard_pb(c: Scorecard) -> pb.Scorecard:
     )
 
 
+def _timestamp(at: datetime | None) -> Timestamp | None:
+    if at is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(at)
+    return ts
+
+
 def override_pb(o: OverrideRow) -> pb.Override:
     return pb.Override(
         override_id=o.id,
@@ -123,7 +135,16 @@ def override_pb(o: OverrideRow) -> pb.Override:
         approved_by=o.approved_by or "",
         effective_from=str(o.effective_from),
         until="" if o.until is None else str(o.until),
+        requested_at=_timestamp(o.requested_at),
+        approved_at=_timestamp(o.approved_at),
     )
+
+
+def _page(size: int, token: str, v: Violations) -> tuple[int, int]:
+    """(offset, limit) of a page request; the token is the offset this service handed out."""
+    v.require(0 <= size <= MAX_PAGE, "page_size", f"0 to {MAX_PAGE}")
+    v.require(not token or token.isdigit(), "page_token", "not a token from this call")
+    return (int(token) if token.isdigit() else 0), (size or DEFAULT_PAGE)
 
 
 def parse_event(e: pb.JobEvent) -> StoredEvent:
@@ -228,6 +249,30 @@ class ContractorsServicer(contractors_pb2_grpc.ContractorsServiceServicer):
 
         return await self.uc.read(work)
 
+    async def ListContractors(
+        self, request: pb.ListContractorsRequest, context: Any
+    ) -> pb.ListContractorsResponse:
+        require_role(*READERS)
+        v = Violations()
+        v.require(
+            not request.region or bool(_REGION_PREFIX.fullmatch(request.region)),
+            "region",
+            "a GB/T 2260 code or prefix of 2, 4 or 6 digits",
+        )
+        offset, limit = _page(request.page_size, request.page_token, v)
+        v.raise_if_any()
+
+        async def work(store: ContractorsStore) -> pb.ListContractorsResponse:
+            found = await self.uc.contractors_with_standing(
+                store, request.region, offset=offset, limit=limit + 1
+            )
+            return pb.ListContractorsResponse(
+                contractors=[contractor_pb(row, standing, []) for row, standing in found[:limit]],
+                next_page_token=str(offset + limit) if len(found) > limit else "",
+            )
+
+        return await self.uc.read(work)
+
     async def RecordJobEvents(
         self, request: pb.RecordJobEventsRequest, context: Any
     ) -> pb.RecordJobEventsResponse:
@@ -311,14 +356,9 @@ class ContractorsServicer(contractors_pb2_grpc.ContractorsServiceServicer):
         v = Violations()
         v.require(bool(_REGION.fullmatch(request.region)), "region", "a 6-digit GB/T 2260 code")
         period = _period(request.period, "period", v)
-        v.require(0 <= request.page_size <= MAX_PAGE, "page_size", f"0 to {MAX_PAGE}")
-        offset = 0
-        if request.page_token:
-            v.require(request.page_token.isdigit(), "page_token", "not a token from this call")
-            offset = int(request.page_token) if request.page_token.isdigit() else 0
+        offset, limit = _page(request.page_size, request.page_token, v)
         v.raise_if_any()
         assert period is not None
-        limit = request.page_size or 50
 
         async def work(store: ContractorsStore) -> pb.ListRankingsResponse:
             cards = await self.uc.rankings(
@@ -329,6 +369,20 @@ class ContractorsServicer(contractors_pb2_grpc.ContractorsServiceServicer):
                 scorecards=[scorecard_pb(c) for c in cards[:limit]],
                 next_page_token=str(offset + limit) if more else "",
             )
+
+        return await self.uc.read(work)
+
+    async def ListScorecardPeriods(
+        self, request: pb.ListScorecardPeriodsRequest, context: Any
+    ) -> pb.ListScorecardPeriodsResponse:
+        require_role(*READERS)
+        v = Violations()
+        v.require(bool(_REGION.fullmatch(request.region)), "region", "a 6-digit GB/T 2260 code")
+        v.raise_if_any()
+
+        async def work(store: ContractorsStore) -> pb.ListScorecardPeriodsResponse:
+            periods = await self.uc.scorecard_periods(store, request.region)
+            return pb.ListScorecardPeriodsResponse(periods=[str(p) for p in periods])
 
         return await self.uc.read(work)
 
@@ -372,3 +426,14 @@ class ContractorsServicer(contractors_pb2_grpc.ContractorsServiceServicer):
             )
 
         return await self.uc.write("ApproveOverride", request, pb.ApproveOverrideResponse, work)
+
+    async def ListOverrides(
+        self, request: pb.ListOverridesRequest, context: Any
+    ) -> pb.ListOverridesResponse:
+        require_role(*READERS)
+
+        async def work(store: ContractorsStore) -> pb.ListOverridesResponse:
+            rows = await self.uc.overrides(store, request.contractor_id)
+            return pb.ListOverridesResponse(overrides=[override_pb(o) for o in rows])
+
+        return await self.uc.read(work)

@@ -88,6 +88,7 @@ overrides = sa.Table(
     sa.Column("approved_by", sa.Text),
     sa.Column("effective_from", sa.Text),
     sa.Column("until", sa.Text),
+    sa.Column("requested_at", sa.DateTime(timezone=True)),
     sa.Column("approved_at", sa.DateTime(timezone=True)),
 )
 
@@ -118,6 +119,8 @@ class OverrideRow:
     approved_by: str | None
     effective_from: Period
     until: Period | None
+    requested_at: dt.datetime | None = None  # set by the database when stored
+    approved_at: dt.datetime | None = None
 
     def approved(self) -> ManualOverride:
         assert self.approved_by is not None
@@ -181,6 +184,8 @@ def _override(row: Any) -> OverrideRow:
         approved_by=row.approved_by,
         effective_from=Period.parse(row.effective_from),
         until=None if row.until is None else Period.parse(row.until),
+        requested_at=row.requested_at,
+        approved_at=row.approved_at,
     )
 
 
@@ -213,6 +218,29 @@ class ContractorsStore:
             )
         )
         return {r.id: tuple(r.regions) for r in rows}
+
+    async def contractors_in(
+        self,
+        within: str,
+        *,
+        visible: Sequence[str] | None,
+        only_id: str | None = None,
+        offset: int,
+        limit: int,
+    ) -> list[ContractorRow]:
+        """Contractors with a region under ``within`` that is also under one of the ``visible``
+        prefixes (None: every region), by id; ``only_id`` narrows to one contractor."""
+        code = sa.func.unnest(contractors.c.regions).table_valued("code").render_derived("r")
+        conditions: list[sa.ColumnElement[bool]] = [sa.func.starts_with(code.c.code, within)]
+        if visible is not None:
+            conditions.append(
+                sa.or_(sa.false(), *(sa.func.starts_with(code.c.code, p) for p in visible))
+            )
+        query = sa.select(contractors).where(sa.exists().select_from(code).where(*conditions))
+        if only_id is not None:
+            query = query.where(contractors.c.id == only_id)
+        rows = await self.conn.execute(query.order_by(contractors.c.id).offset(offset).limit(limit))
+        return [_contractor(r) for r in rows]
 
     async def all_contractor_ids(self) -> list[str]:
         return list(
@@ -287,6 +315,17 @@ class ContractorsStore:
         )
         return [_scorecard(r) for r in rows]
 
+    async def scorecard_periods(self, region: str, *, limit: int) -> list[Period]:
+        """The months with scorecards in ``region``, newest first."""
+        rows = await self.conn.execute(
+            sa.select(scorecards.c.period)
+            .where(scorecards.c.region == region)
+            .group_by(scorecards.c.period)
+            .order_by(scorecards.c.period.desc())
+            .limit(limit)
+        )
+        return [Period.parse(p) for p in rows.scalars()]
+
     async def rankings(
         self, region: str, period: Period, *, offset: int, limit: int
     ) -> list[Scorecard]:
@@ -335,6 +374,21 @@ class ContractorsStore:
         )
         return [_standing(r) for r in rows]
 
+    async def standings_in_force(
+        self, contractor_ids: Sequence[str], now: Period
+    ) -> dict[str, StandingDecision]:
+        """Each contractor's latest decision up to ``now`` (none for one never decided)."""
+        rows = await self.conn.execute(
+            sa.select(standings)
+            .distinct(standings.c.contractor_id)
+            .where(
+                standings.c.contractor_id.in_(sorted(set(contractor_ids))),
+                standings.c.period <= str(now),
+            )
+            .order_by(standings.c.contractor_id, standings.c.period.desc())
+        )
+        return {r.contractor_id: _standing(r) for r in rows}
+
     async def standings_before(self, period: Period) -> dict[str, list[StandingDecision]]:
         """Every contractor's decisions before ``period``, oldest first."""
         rows = await self.conn.execute(
@@ -349,9 +403,11 @@ class ContractorsStore:
 
     # ------------------------------------------------------------ overrides
 
-    async def add_override(self, row: OverrideRow) -> None:
-        await self.conn.execute(
-            overrides.insert().values(
+    async def add_override(self, row: OverrideRow) -> dt.datetime:
+        """Stores the request; when it was stored."""
+        result = await self.conn.execute(
+            overrides.insert()
+            .values(
                 id=row.id,
                 contractor_id=row.contractor_id,
                 status=row.status.value,
@@ -360,7 +416,10 @@ class ContractorsStore:
                 effective_from=str(row.effective_from),
                 until=None if row.until is None else str(row.until),
             )
+            .returning(overrides.c.requested_at)
         )
+        at: dt.datetime = result.scalar_one()
+        return at
 
     async def override_for_update(self, override_id: str) -> OverrideRow | None:
         row = (
@@ -370,12 +429,26 @@ class ContractorsStore:
         ).first()
         return None if row is None else _override(row)
 
-    async def approve_override(self, override_id: str, approved_by: str) -> None:
-        await self.conn.execute(
+    async def approve_override(self, override_id: str, approved_by: str) -> dt.datetime:
+        """Records the approval; when it was recorded."""
+        result = await self.conn.execute(
             overrides.update()
             .where(overrides.c.id == override_id)
             .values(approved_by=approved_by, approved_at=sa.func.now())
+            .returning(overrides.c.approved_at)
         )
+        at: dt.datetime = result.scalar_one()
+        return at
+
+    async def overrides_of(self, contractor_id: str, *, limit: int) -> list[OverrideRow]:
+        """Newest request first."""
+        rows = await self.conn.execute(
+            sa.select(overrides)
+            .where(overrides.c.contractor_id == contractor_id)
+            .order_by(overrides.c.requested_at.desc(), overrides.c.id)
+            .limit(limit)
+        )
+        return [_override(r) for r in rows]
 
     async def approved_overrides(self) -> list[ManualOverride]:
         rows = await self.conn.execute(

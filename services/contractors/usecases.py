@@ -7,6 +7,7 @@ month's events, scores them in bulk and writes every scorecard and standing in o
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -35,13 +36,15 @@ from services.contractors.store import (
     OverrideRow,
     StoredEvent,
 )
-from shared.auth import Principal, Role, current_principal
+from shared.auth import ALL_REGIONS, Principal, Role, current_principal
 from shared.clock import Clock, shanghai_date
 from shared.domain_errors import Conflict, NotFound, PermissionDenied, PreconditionFailed
 from shared.unit_of_work import Transactions
 
 # Events read before the month: the repeat-fault and maintenance-gap look-backs need them.
 LOOK_BACK_DAYS = max(REPEAT_FAULT_DAYS, MAINTENANCE_INTERVAL_DAYS) + 1
+MAX_PERIODS = 120  # ten years of months: more than any page shows
+MAX_OVERRIDES = 100
 
 
 class ContractorUnknown(NotFound):
@@ -85,6 +88,13 @@ class Recompute:
     events: int
     changes: tuple[StandingDecision, ...]
     weights_version: str
+
+
+def _may_rank(region: str) -> None:
+    """Rankings compare firms with each other: the insurer's staff of the region only."""
+    principal = current_principal()
+    if principal.role is Role.CONTRACTOR or not principal.may_access_region(region):
+        raise RegionForbidden(f"no access to the rankings of {region}", field="region")
 
 
 def _may_see(principal: Principal, row: ContractorRow) -> bool:
@@ -139,6 +149,30 @@ class ContractorsUseCases(Transactions[ContractorsStore]):
         if decided:
             return decided[0]
         return decide_standing(contractor_id, [], None, self.rules, [], now)
+
+    async def contractors_with_standing(
+        self, store: ContractorsStore, region: str, *, offset: int, limit: int
+    ) -> list[tuple[ContractorRow, StandingDecision]]:
+        """The contractors under ``region`` that the caller may see, with the standing in force."""
+        principal = current_principal()
+        if principal.role is Role.CONTRACTOR:
+            rows = await store.contractors_in(
+                region, visible=None, only_id=principal.subject, offset=offset, limit=limit
+            )
+        else:
+            everywhere = ALL_REGIONS in principal.regions
+            rows = await store.contractors_in(
+                region,
+                visible=None if everywhere else sorted(principal.regions),
+                offset=offset,
+                limit=limit,
+            )
+        now = self.this_month()
+        decided = await store.standings_in_force([r.id for r in rows], now)
+        return [
+            (r, decided.get(r.id) or decide_standing(r.id, [], None, self.rules, [], now))
+            for r in rows
+        ]
 
     async def history(self, store: ContractorsStore, contractor_id: str) -> list[StandingDecision]:
         await self.contractor(store, contractor_id)
@@ -236,10 +270,12 @@ class ContractorsUseCases(Transactions[ContractorsStore]):
     async def rankings(
         self, store: ContractorsStore, region: str, period: Period, *, offset: int, limit: int
     ) -> list[Scorecard]:
-        principal = current_principal()
-        if principal.role is Role.CONTRACTOR or not principal.may_access_region(region):
-            raise RegionForbidden(f"no access to the rankings of {region}", field="region")
+        _may_rank(region)
         return await store.rankings(region, period, offset=offset, limit=limit)
+
+    async def scorecard_periods(self, store: ContractorsStore, region: str) -> list[Period]:
+        _may_rank(region)
+        return await store.scorecard_periods(region, limit=MAX_PERIODS)
 
     # ------------------------------------------------------------ manual overrides
 
@@ -264,8 +300,12 @@ class ContractorsUseCases(Transactions[ContractorsStore]):
             effective_from=effective_from,
             until=until,
         )
-        await store.add_override(row)
-        return row
+        requested_at = await store.add_override(row)
+        return dataclasses.replace(row, requested_at=requested_at)
+
+    async def overrides(self, store: ContractorsStore, contractor_id: str) -> list[OverrideRow]:
+        await self.contractor(store, contractor_id)
+        return await store.overrides_of(contractor_id, limit=MAX_OVERRIDES)
 
     async def approve_override(
         self, store: ContractorsStore, override_id: str
@@ -284,8 +324,8 @@ class ContractorsUseCases(Transactions[ContractorsStore]):
             raise SameApprover(
                 "an override needs a second person: you requested it", field="override_id"
             )
-        await store.approve_override(override_id, approver)
-        approved = OverrideRow(**{**row.__dict__, "approved_by": approver})
+        approved_at = await store.approve_override(override_id, approver)
+        approved = dataclasses.replace(row, approved_by=approver, approved_at=approved_at)
         now = self.this_month()
         history = (await store.standings_before(now)).get(row.contractor_id, [])
         decision = decide_standing(

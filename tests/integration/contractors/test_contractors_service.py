@@ -361,11 +361,18 @@ async def test_an_override_needs_a_second_person(stub, service, mint) -> None:
         grpc.StatusCode.PERMISSION_DENIED,
         "SAME_PERSON_APPROVAL",
     )
+    pending = (
+        await stub.ListOverrides(pb.ListOverridesRequest(contractor_id=cid), metadata=liu)
+    ).overrides
+    assert [(o.override_id, o.approved_by) for o in pending] == [(requested.override_id, "")]
+    assert pending[0].HasField("requested_at") and not pending[0].HasField("approved_at")
+    assert pending[0].requested_at == requested.requested_at
     approved = await stub.ApproveOverride(
         pb.ApproveOverrideRequest(request_id=rid(), override_id=requested.override_id),
         metadata=liu,
     )
     assert approved.override.approved_by == "sup-liu"
+    assert approved.override.approved_at.seconds >= approved.override.requested_at.seconds > 0
     assert (approved.standing.status, approved.standing.reason_code) == ("black", "MANUAL_OVERRIDE")
     assert "sup-chen" in approved.standing.explanation_en
     standing = (
@@ -374,3 +381,144 @@ async def test_an_override_needs_a_second_person(stub, service, mint) -> None:
         )
     ).standing
     assert standing.status == "black"
+
+    listed = (
+        await stub.ListOverrides(pb.ListOverridesRequest(contractor_id=cid), metadata=service)
+    ).overrides
+    assert [(o.approved_by, o.approved_at) for o in listed] == [
+        ("sup-liu", approved.override.approved_at)
+    ]
+
+
+async def test_overrides_are_listed_newest_first_to_whoever_may_see_the_firm(
+    stub, service, mint
+) -> None:
+    cid = await register(stub, service)
+    chen = meta(mint("supervisor", subject="sup-chen", regions=("4302",)))
+    ids = []
+    for status in ("black", "grey", "white"):
+        reply = await stub.RequestOverride(
+            pb.RequestOverrideRequest(
+                request_id=rid(),
+                contractor_id=cid,
+                status=status,
+                reason=f"测试 {status}",
+                effective_from="2026-12",
+            ),
+            metadata=chen,
+        )
+        ids.append(reply.override.override_id)
+    own = meta(mint("contractor", subject=cid, regions=("4302",)))
+    mine = await stub.ListOverrides(pb.ListOverridesRequest(contractor_id=cid), metadata=own)
+    assert [o.override_id for o in mine.overrides] == list(reversed(ids))
+    other = await register(stub, service)
+    theirs = await status_error(
+        stub.ListOverrides(pb.ListOverridesRequest(contractor_id=other), metadata=own)
+    )
+    assert theirs.code == grpc.StatusCode.NOT_FOUND
+    elsewhere = meta(mint("supervisor", subject="sup-bj", regions=("1101",)))
+    hidden = await status_error(
+        stub.ListOverrides(pb.ListOverridesRequest(contractor_id=cid), metadata=elsewhere)
+    )
+    assert hidden.code == grpc.StatusCode.NOT_FOUND
+
+
+def fresh_prefix() -> str:
+    """A city of this test's own (valid GB/T 2260 shape), so other tests' firms stay out."""
+    return f"6{uuid.uuid4().int % 900 + 100}"
+
+
+async def test_the_list_shows_the_firms_a_person_may_see_with_their_standing(
+    stub, service, mint
+) -> None:
+    city = fresh_prefix()
+    east, west = f"{city}01", f"{city}02"
+    a = await register(stub, service, region=east, cid=f"a-{uuid.uuid4().hex[:8]}")
+    b = await register(stub, service, region=east, cid=f"b-{uuid.uuid4().hex[:8]}")
+    c = await register(stub, service, region=west, cid=f"c-{uuid.uuid4().hex[:8]}")
+    await register(stub, service, region="430202")  # another city's firm: never listed here
+    staff = meta(mint("adjuster", subject="adj-x", regions=(city,)))
+
+    async def listed(md, **request) -> list[tuple[str, str, str]]:
+        reply = await stub.ListContractors(pb.ListContractorsRequest(**request), metadata=md)
+        assert all(not c.history for c in reply.contractors)  # GetContractor has it
+        return [
+            (c.contractor_id, c.standing.status, c.standing.reason_code) for c in reply.contractors
+        ]
+
+    new = ("grey", "NEW_CONTRACTOR")
+    assert await listed(staff) == [(a, *new), (b, *new), (c, *new)]
+    assert await listed(staff, region=west) == [(c, *new)]
+    assert await listed(staff, region="4302") == []  # outside this adjuster's regions
+    own = meta(mint("contractor", subject=b, regions=(city,)))
+    assert await listed(own) == [(b, *new)]
+
+    first = await stub.ListContractors(pb.ListContractorsRequest(page_size=2), metadata=staff)
+    rest = await stub.ListContractors(
+        pb.ListContractorsRequest(page_size=2, page_token=first.next_page_token), metadata=staff
+    )
+    assert [c.contractor_id for c in (*first.contractors, *rest.contractors)] == [a, b, c]
+    assert first.next_page_token and not rest.next_page_token
+
+    # The standing in force: an approved override shows at once.
+    chen = meta(mint("supervisor", subject="sup-chen", regions=(city,)))
+    liu = meta(mint("supervisor", subject="sup-liu", regions=(city,)))
+    requested = await stub.RequestOverride(
+        pb.RequestOverrideRequest(
+            request_id=rid(),
+            contractor_id=a,
+            status="black",
+            reason="伪造记录",
+            effective_from="2026-12",
+        ),
+        metadata=chen,
+    )
+    await stub.ApproveOverride(
+        pb.ApproveOverrideRequest(request_id=rid(), override_id=requested.override.override_id),
+        metadata=liu,
+    )
+    assert (await listed(staff, region=east))[0] == (a, "black", "MANUAL_OVERRIDE")
+
+    bad = await status_error(
+        stub.ListContractors(
+            pb.ListContractorsRequest(region="43021", page_size=501, page_token="x"),
+            metadata=staff,
+        )
+    )
+    assert bad.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert sorted(v.field for v in bad.violations) == ["page_size", "page_token", "region"]
+
+
+async def test_the_months_with_scorecards_are_listed_newest_first(stub, service, mint) -> None:
+    region = f"{fresh_prefix()}03"
+    firm = await register(stub, service, region=region)
+    for month in ("2026-09", "2026-11"):
+        events = month_of_jobs(firm, month, region, good=True)
+        for e in events:
+            e.event_id = f"{firm}-{e.event_id}"
+        await stub.RecordJobEvents(
+            pb.RecordJobEventsRequest(request_id=rid(), events=events), metadata=service
+        )
+        await stub.RecomputeScorecards(
+            pb.RecomputeScorecardsRequest(request_id=rid(), period=month), metadata=service
+        )
+    staff = meta(mint("adjuster", subject="adj-x", regions=(region[:4],)))
+    reply = await stub.ListScorecardPeriods(
+        pb.ListScorecardPeriodsRequest(region=region), metadata=staff
+    )
+    assert list(reply.periods) == ["2026-11", "2026-09"]
+
+    own = meta(mint("contractor", subject=firm, regions=(region[:4],)))
+    elsewhere = meta(mint("adjuster", subject="adj-bj", regions=("1101",)))
+    for md in (own, elsewhere):
+        refused = await status_error(
+            stub.ListScorecardPeriods(pb.ListScorecardPeriodsRequest(region=region), metadata=md)
+        )
+        assert (refused.code, refused.reason) == (
+            grpc.StatusCode.PERMISSION_DENIED,
+            "REGION_FORBIDDEN",
+        )
+    bad = await status_error(
+        stub.ListScorecardPeriods(pb.ListScorecardPeriodsRequest(region="4302"), metadata=staff)
+    )
+    assert bad.code == grpc.StatusCode.INVALID_ARGUMENT
