@@ -68,6 +68,13 @@ DEMO: tuple[DemoContractor, ...] = (
 )
 
 
+def _id_prefix(firm: DemoContractor) -> str:
+    """Event ids are unique per sender, so they name the firm: with one numbering for all,
+    each firm's events after the first were skipped as repeats of the first's ids. The first
+    firm keeps the ids it always had, so a database seeded before gains no copy of them."""
+    return "demo" if firm is DEMO[0] else f"demo-{firm.row.id}"
+
+
 def _events(firm: DemoContractor, month: Period, rng: random.Random) -> list[StoredEvent]:
     """One month of a firm's work: visits every 15 days, faults, quotes, a few inspections."""
     out: list[StoredEvent] = []
@@ -79,7 +86,7 @@ def _events(firm: DemoContractor, month: Period, rng: random.Random) -> list[Sto
         event = JobEvent(
             firm.row.id, region, f"{firm.row.id}-E{elevator:03d}", kind, on, **measures
         )
-        out.append(StoredEvent(f"demo-{month}-{len(out):05d}", event))
+        out.append(StoredEvent(f"{_id_prefix(firm)}-{month}-{len(out):05d}", event))
 
     def ok() -> bool:
         return rng.random() < firm.quality

@@ -25,6 +25,8 @@ class Capability(StrEnum):
     SECOND_REVIEW = "second_review"
     READ_CONTRACTORS = "read_contractors"  # scorecards and the black/white list
     CONTRACTOR_WORK = "contractor_work"  # my jobs: arrival, quote, uploads, repaired
+    REQUEST_OVERRIDE = "request_override"  # ask for a list status set by hand
+    APPROVE_OVERRIDE = "approve_override"  # the second person's yes to such a request
 
 
 _INSURER_READERS = {Role.ADJUSTER, Role.SENIOR_REVIEWER, Role.SUPERVISOR, Role.AUDITOR}
@@ -35,6 +37,9 @@ CAPABILITIES: dict[Capability, frozenset[Role]] = {
     Capability.SECOND_REVIEW: frozenset({Role.SENIOR_REVIEWER, Role.SUPERVISOR}),
     Capability.READ_CONTRACTORS: frozenset(_INSURER_READERS),
     Capability.CONTRACTOR_WORK: frozenset({Role.CONTRACTOR}),
+    # As the contractors service allows (it checks again, and refuses the requester's own yes).
+    Capability.REQUEST_OVERRIDE: frozenset({Role.SENIOR_REVIEWER, Role.SUPERVISOR}),
+    Capability.APPROVE_OVERRIDE: frozenset({Role.SUPERVISOR}),
 }
 
 

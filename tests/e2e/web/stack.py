@@ -31,6 +31,8 @@ CONTRACTOR_B = "zz-lift-02"
 PEOPLE = {
     "adjuster": User("wang.adj", "王调查", Role.ADJUSTER, ("4302",), None),
     "supervisor": User("zhao.sup", "赵主管", Role.SUPERVISOR, ("4302",), None),
+    # A list override needs two supervisors: one requests, the other approves.
+    "supervisor_2": User("qian.sup", "钱主管", Role.SUPERVISOR, ("4302",), None),
     "senior": User("chen.sr", "陈复核", Role.SENIOR_REVIEWER, ("4302",), None),
     "contractor_a": User("liu.ctr", "刘师傅", Role.CONTRACTOR, ("4302",), CONTRACTOR_A),
     "contractor_b": User("zhou.ctr", "周师傅", Role.CONTRACTOR, ("4302",), CONTRACTOR_B),
@@ -96,9 +98,11 @@ def wait_http(url: str, proc: ServiceProcess, within: float = 30.0) -> None:
 async def start_city(environ: dict[str, str]) -> City:
     await asyncio.to_thread(migrate, environ["DATABASE_URL"])
     await add_people(environ["DATABASE_URL"])
-    # Reference prices, so that padded lines are trimmed and flagged.
-    seed = [sys.executable, "-m", "services.pricing", "seed"]
-    await asyncio.to_thread(subprocess.run, seed, env=environ, check=True, timeout=120)
+    # Reference prices, so that padded lines are trimmed and flagged; Zhuzhou's demo
+    # contractors, with six months of scorecards and standings for the contractor pages.
+    for service in ("pricing", "contractors"):
+        seed = [sys.executable, "-m", f"services.{service}", "seed"]
+        await asyncio.to_thread(subprocess.run, seed, env=environ, check=True, timeout=120)
     procs = {name: ServiceProcess(name, environ) for name in GRPC_SERVICES}
     addresses = {f"{name.upper()}_ADDR": p.addr for name, p in procs.items()}
     for process in procs.values():
