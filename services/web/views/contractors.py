@@ -17,6 +17,7 @@ from aiohttp import web
 
 from elevins.contractors.v1 import contractors_pb2 as kpb
 from services.web.clients import Caller, is_status
+from services.web.context import TRANSLATOR, USER
 from services.web.domain import charts
 from services.web.domain.access import Capability
 from services.web.domain.listing import (
@@ -88,6 +89,13 @@ async def _rankings(
     return await _every_page(fetch)
 
 
+def _user(request: web.Request) -> User:
+    user = request[USER]
+    if user is None:  # every view here is behind @requires: a bug if it happens
+        raise RuntimeError("a contractor page outside a signed-in view")
+    return user
+
+
 @dataclass(frozen=True)
 class Row:
     card: kpb.Scorecard | None  # None: no scorecard in the month shown
@@ -103,7 +111,7 @@ def _explanation(standing: kpb.Standing, locale: str) -> str:
 @requires(Capability.READ_CONTRACTORS)
 async def ranking_page(request: web.Request) -> web.StreamResponse:
     q = request.query
-    user: User = request["user"]
+    user = _user(request)
     call = caller(request)
     firms = await _contractors(call, request)
     regions = sorted({r for f in firms for r in f.regions if in_regions(r, user.regions)})
@@ -120,7 +128,7 @@ async def ranking_page(request: web.Request) -> web.StreamResponse:
     cards = await _rankings(call, request, region, period) if period else []
 
     by_id = {f.contractor_id: f for f in firms}
-    locale = request["t"].locale
+    locale = request[TRANSLATOR].locale
 
     def row(card: kpb.Scorecard | None, firm: kpb.Contractor | None) -> Row:
         explanation = _explanation(firm.standing, locale) if firm else ""
@@ -201,7 +209,7 @@ def _metric_trend(
 async def scorecard_page(request: web.Request) -> web.StreamResponse:
     cid = request.match_info["contractor_id"]
     q = request.query
-    user: User = request["user"]
+    user = _user(request)
     call = caller(request)
     stub = upstreams(request).contractors
     contractor = (
@@ -225,7 +233,7 @@ async def scorecard_page(request: web.Request) -> web.StreamResponse:
     card = cards[period] if period else None
     metric_rows = _metric_rows(card)
     sparks = {metric: charts.sparkline(_metric_trend(months, cards, metric)) for metric in METRICS}
-    locale = request["t"].locale
+    locale = request[TRANSLATOR].locale
     return render(
         request,
         "contractor.html",

@@ -59,3 +59,16 @@ def test_where_an_override_stands_in_november(approved, start, until, state) -> 
         override_state(approved=approved, effective_from=start, until=until, this_month="2026-11")
         is state
     )
+
+
+def test_every_standing_reason_metric_and_override_state_has_words() -> None:
+    from services.contractors.domain.scorecards import Metric  # codes, not behaviour
+    from services.contractors.domain.standing import StandingReason
+    from services.web.domain.i18n import DEFAULT_LOCALE, Catalogues
+    from services.web.views.contractors import METRICS
+
+    keys = Catalogues().keys(DEFAULT_LOCALE)
+    assert {f"standing.reason.{r.value}" for r in StandingReason} <= keys
+    assert {f"metric.{m.value}" for m in Metric} <= keys
+    assert {f"override.state.{s.value}" for s in OverrideState} <= keys
+    assert tuple(m.value for m in Metric) == METRICS  # the page shows them in the service's order
