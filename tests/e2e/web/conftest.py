@@ -4,7 +4,6 @@ a machine without it fails these tests loudly rather than skipping them."""
 
 from __future__ import annotations
 
-import secrets
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
+from tests.databases import fresh_database
 from tests.e2e.web.stack import PASSWORD, PEOPLE, City, start_city, stop_city
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -22,24 +22,12 @@ DESK = {"width": 1366, "height": 900}
 
 @pytest.fixture(scope="module")
 async def city(stack, service_environ) -> AsyncIterator[City]:
-    import asyncpg
-
-    from shared.db import asyncpg_url
-
-    name = f"web_{secrets.token_hex(5)}"
-    admin = await asyncpg.connect(asyncpg_url(stack.database_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = stack.database_url.rpartition("/")
-    environ = {**service_environ, "DATABASE_URL": f"{base}/{name}"}
-    town = None
-    try:
-        town = await start_city(environ)
-        yield town
-    finally:
-        if town is not None:
+    async with fresh_database(stack.database_url, "web") as url:
+        town = await start_city({**service_environ, "DATABASE_URL": url})
+        try:
+            yield town
+        finally:
             stop_city(town)
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,32 +13,20 @@ from services.contractors.server import build_usecases
 from services.contractors.settings import ContractorsSettings
 from services.contractors.store import ContractorsStore
 from shared.auth import Principal, Role, set_principal
+from tests.databases import fresh_database
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def settings(stack, service_environ) -> AsyncIterator[ContractorsSettings]:
-    import asyncpg
-
     from services.contractors.__main__ import MIGRATIONS
     from services.contractors.server import SCHEMA
-    from shared.db import asyncpg_url
     from shared.migrations import upgrade
 
-    name = f"seed_{secrets.token_hex(5)}"
-    admin = await asyncpg.connect(asyncpg_url(stack.database_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = stack.database_url.rpartition("/")
-    environ = {**service_environ, "DATABASE_URL": f"{base}/{name}"}
-    try:
-        await asyncio.to_thread(
-            upgrade, MIGRATIONS, schema=SCHEMA, database_url=environ["DATABASE_URL"]
-        )
-        yield ContractorsSettings.from_env(environ)
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database(stack.database_url, "seed") as url:
+        await asyncio.to_thread(upgrade, MIGRATIONS, schema=SCHEMA, database_url=url)
+        yield ContractorsSettings.from_env({**service_environ, "DATABASE_URL": url})
 
 
 async def test_every_demo_firm_has_a_scorecard_every_month_and_a_reseed_adds_nothing(
