@@ -82,7 +82,9 @@ async def test_the_ranking_shows_each_firm_with_its_list_status_and_reason(brows
     # The latest month with scorecards is shown first; the seed computed the six before this one.
     months = await page.locator("#f-period option").all_inner_texts()
     assert len(months) == 6 and months == sorted(months, reverse=True)
-    await expect(page.locator("#h-ranking")).to_have_text(f"430202 区域 {months[0]} 月排名")
+    await expect(page.locator("#h-ranking")).to_have_text(
+        f"430202 株洲市荷塘区：{months[0]} 月排名"
+    )
     rows = [r for r in await _rows(page) if r["rank"] != "—"]  # "—": no scorecard this month
     assert [r["rank"] for r in rows] == [
         f"第 {i} / {len(rows)} 名" for i in range(1, len(rows) + 1)
