@@ -115,7 +115,7 @@ async def start_city(environ: dict[str, str]) -> City:
     web = ServiceProcess("web", environ)
     procs["web"] = web
     web.environ.update(addresses)
-    await asyncio.gather(*(procs[n].wait_serving(within=60) for n in GRPC_SERVICES))
+    await asyncio.gather(*(procs[n].wait_serving(within=180) for n in GRPC_SERVICES))
     web.start()
     base_url = f"http://127.0.0.1:{web.port}"
     await asyncio.to_thread(wait_http, f"{base_url}/healthz", web)
