@@ -25,6 +25,7 @@ from services.exchange.domain.records import (
     RecordKind,
     Rejection,
 )
+from shared.pgcopy import CopyColumn, PgType, encode
 
 m = sa.MetaData()
 
@@ -128,12 +129,53 @@ deliveries = sa.Table(
 )
 
 _PG_STAGE = {
-    FieldType.STR: "text",
-    FieldType.INT: "bigint",
-    FieldType.FLOAT: "double precision",
-    FieldType.DATE: "integer",  # days since 1970-01-01: no Python date objects on the hot path
-    FieldType.BOOL: "boolean",
+    FieldType.STR: PgType.TEXT,
+    FieldType.INT: PgType.INT8,
+    FieldType.FLOAT: PgType.FLOAT8,
+    FieldType.DATE: PgType.INT4,  # days since 1970-01-01: no Python date objects on the hot path
+    FieldType.BOOL: PgType.BOOL,
 }
+
+
+STAGE_KEYS = ("row_no", "record_id", "version", "region_code", "flags")
+
+
+def _pick(values: Sequence[Any], good: np.ndarray, n: int) -> Sequence[Any]:
+    """``values`` at the ``good`` positions (all of them, as they are, when none is bad)."""
+    if good.size == n:
+        return values
+    return list(map(values.__getitem__, good.tolist()))
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A batch's good rows as a binary COPY payload for its kind's staging table."""
+
+    kind: RecordKind
+    count: int
+    payload: memoryview
+
+
+def stage_batch(batch: ParsedBatch, good: np.ndarray, flags: Sequence[str | None]) -> Staged:
+    """The ``good`` rows of ``batch`` (``flags[i]``: the warning codes of ``good[i]``),
+    encoded column by column (shared/pgcopy.py): no Python object per row. Pure CPU work,
+    so the caller may run it in a worker thread while another batch is being written."""
+    n = len(batch)
+    columns = [
+        CopyColumn(PgType.INT8, batch.rows[good]),
+        CopyColumn(PgType.TEXT, _pick(batch.record_ids, good, n)),
+        CopyColumn(PgType.INT8, batch.versions[good]),
+        CopyColumn(PgType.TEXT, _pick(batch.regions, good, n)),
+        CopyColumn(PgType.TEXT, flags),
+    ]
+    for f in batch.kind.fields:
+        column = batch.columns[f.name]
+        if isinstance(column.values, list):
+            columns.append(CopyColumn(PgType.TEXT, _pick(column.values, good, n)))
+        else:
+            values, nulls = column.values[good], column.nulls[good]
+            columns.append(CopyColumn(_PG_STAGE[f.type], values, nulls))
+    return Staged(batch.kind, int(good.size), encode(columns, int(good.size)))
 
 
 @dataclass(frozen=True)
@@ -356,64 +398,32 @@ class ExchangeStore:
         raw = await self.conn.get_raw_connection()
         return raw.driver_connection
 
-    async def apply_batch(
-        self,
-        batch: ParsedBatch,
-        good: np.ndarray,
-        *,
-        partner_id: str,
-        import_id: str,
-        flags: Sequence[str | None],
-    ) -> Applied:
-        """Copies the ``good`` rows into staging and applies them: new records and higher
+    async def apply_batch(self, staged: Staged, *, partner_id: str, import_id: str) -> Applied:
+        """Copies the staged rows into staging and applies them: new records and higher
         versions are written, lower versions are stale, the same version with other values
-        is a VERSION_CONFLICT rejection. ``flags[i]`` are the warning codes of ``good[i]``."""
-        kind = batch.kind
-        if good.size == 0:
+        is a VERSION_CONFLICT rejection."""
+        kind = staged.kind
+        if staged.count == 0:
             return Applied(0, 0, ())
         names = list(kind.names)
         stage = f"stage_{kind.name}"
-        raw = await self._asyncpg()
-        await raw.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (row_no bigint, record_id text, "
-            "version bigint, region_code text, flags text, "
-            + ", ".join(f"{f.name} {_PG_STAGE[f.type]}" for f in kind.fields)
-            + ") ON COMMIT DELETE ROWS"
+        # Creating the staging table (once per connection) is also what begins the
+        # transaction: one round trip, where a batch's statements wait on the loop.
+        await self.conn.execute(
+            sa.text(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} (row_no bigint, record_id text, "
+                "version bigint, region_code text, flags text, "
+                + ", ".join(f"{f.name} {_PG_STAGE[f.type]}" for f in kind.fields)
+                + ") ON COMMIT DELETE ROWS"
+            )
         )
-        picked = good.tolist()
-        columns: list[list[Any]] = [
-            batch.rows[good].tolist(),
-            [batch.record_ids[i] for i in picked],
-            batch.versions[good].tolist(),
-            [batch.regions[i] for i in picked],
-            list(flags),
-        ]
-        for name in names:
-            column = batch.columns[name]
-            if isinstance(column.values, list):
-                values = [column.values[i] for i in picked]
-            else:
-                values = column.values[good].tolist()
-                for at in np.flatnonzero(column.nulls[good]).tolist():
-                    values[at] = None
-            columns.append(values)
-        await raw.copy_records_to_table(
-            stage,
-            records=list(zip(*columns, strict=True)),
-            columns=["row_no", "record_id", "version", "region_code", "flags", *names],
+        raw: Any = (await self.conn.get_raw_connection()).driver_connection
+        await raw.copy_to_table(
+            stage, source=staged.payload, columns=list(STAGE_KEYS) + names, format="binary"
         )
         table = _table(kind)
         ours = ", ".join(["region_code", *names])
         theirs = ", ".join(["s.region_code", *(_stage_expr(kind, n) for n in names)])
-        ours_t = ", ".join(f"t.{n}" for n in ["region_code", *names])
-        clashes = await raw.fetch(
-            # Table and column names come from the kinds in code, never from a request.
-            f"SELECT s.row_no, s.record_id, s.version, t.version > s.version AS stale "  # noqa: S608
-            f"FROM {stage} s JOIN {table} t ON t.partner_id = $1 AND t.record_id = s.record_id "
-            f"WHERE t.version > s.version "
-            f"OR (t.version = s.version AND ({ours_t}) IS DISTINCT FROM ({theirs}))",
-            partner_id,
-        )
         updates = ", ".join(
             f"{n} = EXCLUDED.{n}" for n in ["version", "region_code", "flags", "import_id", *names]
         )
@@ -424,6 +434,21 @@ class ExchangeStore:
             f"WHERE {table}.version < EXCLUDED.version RETURNING 1) SELECT count(*) FROM up",
             partner_id,
             import_id,
+        )
+        if applied == staged.count:
+            # Every row was new or newer: nothing can be stale or in conflict, and a first
+            # import (the bulk of the work) skips a second look-up of every row.
+            return Applied(int(applied), 0, ())
+        # The rows not written were held at a version as high or higher. Looked at after the
+        # upsert: a written row now equals its staged row, so only the others can show here.
+        ours_t = ", ".join(f"t.{n}" for n in ["region_code", *names])
+        clashes = await raw.fetch(
+            # Table and column names come from the kinds in code, never from a request.
+            f"SELECT s.row_no, s.record_id, s.version, t.version > s.version AS stale "  # noqa: S608
+            f"FROM {stage} s JOIN {table} t ON t.partner_id = $1 AND t.record_id = s.record_id "
+            f"WHERE t.version > s.version "
+            f"OR (t.version = s.version AND ({ours_t}) IS DISTINCT FROM ({theirs}))",
+            partner_id,
         )
         conflicts = tuple(
             Rejection(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -45,7 +45,14 @@ from services.exchange.domain.notifications import (
     Subscriber,
     route,
 )
-from services.exchange.domain.records import KEY_FIELDS, RecordKind, Rejection, parse_batch
+from services.exchange.domain.records import (
+    KEY_FIELDS,
+    IntArray,
+    ParsedBatch,
+    RecordKind,
+    Rejection,
+    parse_batch,
+)
 from services.exchange.domain.signing import PushReplayed, VerifiedPush, partner_secret, sign
 from services.exchange.store import (
     AlarmRow,
@@ -54,6 +61,8 @@ from services.exchange.store import (
     ImportRow,
     PartnerRow,
     Progress,
+    Staged,
+    stage_batch,
 )
 from shared.auth import Principal, Role, current_principal
 from shared.clock import Clock, shanghai_date
@@ -87,6 +96,23 @@ class ImportRunning(PreconditionFailed):
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A batch parsed, validated and encoded, ready to be written: the rows to apply (staged),
+    the rejections so far (by row), the spreadsheet rows applied with warnings."""
+
+    staged: Staged
+    rows: int
+    rejections: list[Rejection]
+    repeats: int
+    flagged: frozenset[int]
+    version: str
+
+
+def _rejection_order(r: Rejection) -> tuple[int, str, str]:
+    return (r.row, r.field, r.code)
+
+
+@dataclass(frozen=True)
 class Receipt:
     alarm_id: str
     state: str
@@ -96,7 +122,7 @@ class Receipt:
     reason: str
 
 
-Batch = tuple[Sequence[int], Mapping[str, Sequence[str | None]]]
+Batch = tuple[Sequence[int] | IntArray, Mapping[str, Sequence[str | None]]]
 
 
 def _partner_id() -> str:
@@ -221,15 +247,17 @@ class ExchangeUseCases(Transactions[ExchangeStore]):
 
     def mapped(
         self, fmt: Format, kind: RecordKind, header: Sequence[str]
-    ) -> Callable[[Sequence[int], Sequence[Sequence[str | None]]], Batch]:
+    ) -> Callable[[Sequence[int] | IntArray, Sequence[Sequence[str | None]]], Batch]:
         """Header → a function that turns a batch's positional columns into ours."""
         fields = map_header(
             fmt, header, required=(*KEY_FIELDS, *(f.name for f in kind.fields if f.required))
         )
 
-        def to_ours(rows: Sequence[int], columns: Sequence[Sequence[str | None]]) -> Batch:
+        def to_ours(
+            rows: Sequence[int] | IntArray, columns: Sequence[Sequence[str | None]]
+        ) -> Batch:
             ours = {
-                field: map_values(fmt, field, list(values))
+                field: map_values(fmt, field, values)
                 for field, values in zip(fields, columns, strict=True)
                 if field is not None
             }
@@ -238,16 +266,36 @@ class ExchangeUseCases(Transactions[ExchangeStore]):
         return to_ours
 
     async def run_import(
-        self, row: ImportRow, kind: RecordKind, fmt: Format, batches: Iterable[Batch]
+        self, row: ImportRow, kind: RecordKind, fmt: Format, batches: Iterator[Batch]
     ) -> AsyncIterator[ImportRow]:
         """Applies every batch, yielding the import's progress after each; marks it done (or
-        failed, with the error, if a batch could not be applied)."""
+        failed, with the error, if a batch could not be applied).
+
+        Two stages overlap: while batch N is written (PostgreSQL's work, in its own
+        transaction), batch N+1 is read, parsed (in a worker thread, so this loop keeps
+        serving) and validated (the validation service's work). Batches are still applied
+        one after the other, in file order, each whole or not at all.
+        """
+        applying: asyncio.Task[ImportRow] | None = None
         try:
-            for rows, columns in batches:
-                await self._import_batch(row, kind, fmt, rows, columns)
-                yield await self.read(lambda s: self._import(s, row.id))
-                await asyncio.sleep(0)  # other calls get the loop between batches
+            while True:
+                ready = await self._prepare(kind, fmt, batches)
+                progress = None
+                if applying is not None:
+                    progress, applying = await applying, None
+                if ready is not None:
+                    applying = asyncio.create_task(self._apply(row, ready))
+                if progress is not None:
+                    yield progress
+                if ready is None:
+                    break
         except BaseException as error:
+            if applying is not None:
+                # The batch before is being written in a transaction of its own: let it end
+                # (committed whole or not at all) before the import is marked failed.
+                await asyncio.wait([applying])
+                if not applying.cancelled():
+                    applying.exception()  # retrieved: the error being raised is the one to tell
             reason = getattr(error, "message", None) or type(error).__name__
             await self.transaction(
                 lambda s: s.finish_import(row.id, at=self.clock.now(), error=str(reason))
@@ -256,18 +304,26 @@ class ExchangeUseCases(Transactions[ExchangeStore]):
         await self.transaction(lambda s: s.finish_import(row.id, at=self.clock.now()))
         yield await self.read(lambda s: self._import(s, row.id))
 
-    async def _import_batch(
-        self,
-        row: ImportRow,
-        kind: RecordKind,
-        fmt: Format,
-        rows: Sequence[int],
-        columns: Mapping[str, Sequence[str | None]],
-    ) -> None:
+    async def _prepare(
+        self, kind: RecordKind, fmt: Format, batches: Iterator[Batch]
+    ) -> Prepared | None:
+        """The next batch read, parsed, validated and encoded for COPY (None after the last);
+        no transaction. The CPU-bound steps run in a worker thread: this loop stays free to
+        drive the batch being written, whose statements would otherwise wait for each step."""
         principal = current_principal()
-        batch = parse_batch(
-            kind, rows, columns, allowed_regions=principal.regions, date_style=fmt.date_style
-        )
+
+        def parse_next() -> ParsedBatch | None:
+            found = next(batches, None)
+            if found is None:
+                return None
+            rows, columns = found
+            return parse_batch(
+                kind, rows, columns, allowed_regions=principal.regions, date_style=fmt.date_style
+            )
+
+        batch = await asyncio.to_thread(parse_next)
+        if batch is None:
+            return None
         good = batch.good()
         version = ""
         warnings: dict[int, list[str]] = {}
@@ -287,40 +343,53 @@ class ExchangeUseCases(Transactions[ExchangeStore]):
                         field = ",".join(rule.fields) if rule and rule.fields else "record"
                         reason = rule.description if rule else code
                         batch.reject(index, field, code, reason)
-        good = batch.good()
-        flags = [",".join(warnings[i]) if i in warnings else None for i in good.tolist()]
 
-        async def work(store: ExchangeStore) -> None:
+        def encode() -> Prepared:
+            kept = batch.good()
+            flags = [",".join(warnings[i]) if i in warnings else None for i in kept.tolist()]
+            return Prepared(
+                staged=stage_batch(batch, kept, flags),
+                rows=len(batch),
+                rejections=sorted(batch.rejections, key=_rejection_order),
+                repeats=batch.repeats,
+                flagged=frozenset(int(batch.rows[i]) for i in warnings if not batch.bad[i]),
+                version=version,
+            )
+
+        return await asyncio.to_thread(encode)
+
+    async def _apply(self, row: ImportRow, ready: Prepared) -> ImportRow:
+        """Writes one prepared batch with its rejections and counters; the import as it
+        stands after this batch, read in the same transaction."""
+
+        async def work(store: ExchangeStore) -> ImportRow:
             applied = await store.apply_batch(
-                batch, good, partner_id=row.partner_id, import_id=row.id, flags=flags
+                ready.staged, partner_id=row.partner_id, import_id=row.id
             )
-            found = sorted(
-                [*batch.rejections, *applied.conflicts], key=lambda r: (r.row, r.field, r.code)
-            )
+            found = ready.rejections
+            if applied.conflicts:
+                found = sorted([*found, *applied.conflicts], key=_rejection_order)
             await store.add_rejections(row.id, found)
             conflicted = {r.row for r in applied.conflicts}
             await store.add_progress(
                 row.id,
                 Progress(
-                    rows=len(batch),
+                    rows=ready.rows,
                     applied=applied.applied,
-                    unchanged=int(good.size)
+                    unchanged=ready.staged.count
                     - applied.applied
                     - applied.stale
                     - len(applied.conflicts)
-                    + batch.repeats,
+                    + ready.repeats,
                     stale=applied.stale,
                     rejected=len({r.row for r in found}),
-                    warnings=sum(
-                        1
-                        for i, f in zip(good.tolist(), flags, strict=True)
-                        if f and int(batch.rows[i]) not in conflicted
-                    ),
+                    warnings=len(ready.flagged - conflicted),
                 ),
-                version,
+                ready.version,
             )
+            return await self._import(store, row.id)
 
-        await self.transaction(work)
+        return await self.transaction(work)
 
     async def _import(self, store: ExchangeStore, import_id: str) -> ImportRow:
         row = await store.import_row(import_id)

@@ -141,7 +141,7 @@ def map_header(fmt: Format, header: Sequence[str], *, required: Sequence[str]) -
     return ours
 
 
-def map_values(fmt: Format, field: str, values: list[str | None]) -> list[str | None]:
+def map_values(fmt: Format, field: str, values: Sequence[str | None]) -> Sequence[str | None]:
     """Their coded values of ``field`` as ours (合格 → passed); others pass through."""
     table = fmt.values.get(field)
     if not table:

@@ -12,8 +12,9 @@ version replaces a lower one, the same version again changes nothing) and a ``re
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -224,7 +225,22 @@ class ParsedBatch:
 
 
 def _null_mask(texts: Sequence[str | None]) -> BoolArray:
-    return np.fromiter((not t for t in texts), dtype=np.bool_, count=len(texts))
+    return np.fromiter(map(operator.not_, texts), dtype=np.bool_, count=len(texts))
+
+
+def _filled(texts: Sequence[str], nulls: BoolArray, fill: str) -> Sequence[str]:
+    """``texts`` with ``fill`` under the nulls (a copy only when there are any)."""
+    if not nulls.any():
+        return texts
+    filled = list(texts)
+    for at in np.flatnonzero(nulls).tolist():
+        filled[at] = fill
+    return filled
+
+
+def _each(convert: Callable[[str], Any], texts: Sequence[str], nulls: BoolArray, dtype: Any) -> Any:
+    """One C-level pass (``map``); raises as ``convert`` does for any value that fails."""
+    return np.fromiter(map(convert, _filled(texts, nulls, "0")), dtype=dtype, count=len(texts))
 
 
 def _walk(
@@ -246,9 +262,9 @@ def _walk(
 
 
 def _ints(texts: Sequence[str], nulls: BoolArray) -> tuple[IntArray, list[int]]:
-    filled = ["0" if n else t for t, n in zip(texts, nulls, strict=True)]
+    # int() reads what numpy's string cast reads (" 12", "+5", "1_000", full-width digits).
     try:
-        return np.array(filled).astype(np.int64), []
+        return _each(int, texts, nulls, np.int64), []
     except (ValueError, OverflowError, TypeError):
         values, failed = _walk(texts, nulls, _strict_int, 0)
         return np.array(values, dtype=np.int64), failed
@@ -262,9 +278,8 @@ def _strict_int(text: str) -> int:
 
 
 def _floats(texts: Sequence[str], nulls: BoolArray) -> tuple[npt.NDArray[np.float64], list[int]]:
-    filled = ["0" if n else t for t, n in zip(texts, nulls, strict=True)]
     try:
-        values = np.array(filled).astype(np.float64)
+        values = _each(float, texts, nulls, np.float64)
         failed: list[int] = []
     except (ValueError, TypeError):
         walked, failed = _walk(texts, nulls, float, 0.0)
@@ -287,14 +302,22 @@ def _date_days(text: str, style: DateStyle) -> int:
     return int((day - _EPOCH_DAY).astype(np.int64))
 
 
+def _ascii(texts: Sequence[str]) -> npt.NDArray[np.bytes_] | None:
+    """The texts as one bytes array, or None if any is not ASCII (then the slow path)."""
+    try:
+        return np.array(texts, dtype=np.bytes_)
+    except UnicodeEncodeError:
+        return None
+
+
 def _dates(texts: Sequence[str], nulls: BoolArray, style: DateStyle) -> tuple[IntArray, list[int]]:
-    if style is DateStyle.ISO:
-        filled = np.array(["1970-01-01" if n else t for t, n in zip(texts, nulls, strict=True)])
+    if style is DateStyle.ISO and texts:
+        filled = _ascii(_filled(texts, nulls, "1970-01-01"))
         # numpy also reads "2024-03" and "today": only full YYYY-MM-DD may take the fast path.
-        if filled.size == 0 or bool((np.char.str_len(filled) == 10).all()):
+        if filled is not None and bool((np.strings.str_len(filled) == 10).all()):
             try:
                 days = (filled.astype("datetime64[D]") - _EPOCH_DAY).astype(np.int64)
-                if bool((np.char.count(filled, "-") == 2).all()):
+                if bool((np.strings.count(filled, b"-") == 2).all()):
                     return days, []
             except ValueError:
                 pass
@@ -315,7 +338,8 @@ _EXPECTED = {
     FieldType.INT: "an integer",
     FieldType.FLOAT: "a number",
     FieldType.BOOL: "true/false (是/否, 1/0)",
-    FieldType.STR: f"text of at most {MAX_TEXT} characters",
+    # NUL: no PostgreSQL text can hold it.
+    FieldType.STR: f"text of at most {MAX_TEXT} characters, without NUL",
 }
 
 
@@ -334,9 +358,15 @@ def _convert(
     if f.type is FieldType.BOOL:
         flags, failed = _walk(texts, nulls, _bool, False)
         return Column(f.type, np.array(flags, dtype=np.bool_), nulls), failed
-    values = [None if n else t.strip() for t, n in zip(texts, nulls, strict=True)]
-    too_long = [i for i, t in enumerate(values) if t is not None and len(t) > MAX_TEXT]
-    return Column(f.type, values, nulls), too_long
+    values: list[str | None] = list(map(str.strip, texts))
+    for at in np.flatnonzero(nulls).tolist():
+        values[at] = None
+    unfit: list[int] = []
+    if values and (max(map(len, texts)) > MAX_TEXT or "\x00" in "".join(texts)):
+        unfit = [
+            i for i, t in enumerate(values) if t is not None and (len(t) > MAX_TEXT or "\x00" in t)
+        ]
+    return Column(f.type, values, nulls), unfit
 
 
 def _describe(f: Field, style: DateStyle) -> str:
@@ -353,7 +383,7 @@ def _describe(f: Field, style: DateStyle) -> str:
 
 def parse_batch(
     kind: RecordKind,
-    rows: Sequence[int],
+    rows: Sequence[int] | IntArray,
     columns: Mapping[str, Sequence[str | None]],
     *,
     allowed_regions: frozenset[str],
@@ -366,14 +396,19 @@ def parse_batch(
     personal value.
     """
     n = len(rows)
-    nothing: list[str | None] = [None] * n
+    nothing: list[str] = [""] * n
 
-    def text(name: str) -> list[str]:
-        return ["" if v is None else v for v in columns.get(name, nothing)]
+    def text(name: str) -> Sequence[str]:
+        found = columns.get(name)
+        if found is None:
+            return nothing
+        if None in found:
+            return ["" if v is None else v for v in found]
+        return found  # type: ignore[return-value]  # no None in it
 
-    record_ids = [t.strip() for t in text("record_id")]
+    record_ids = list(map(str.strip, text("record_id")))
     version_texts = text("version")
-    regions = [t.strip() for t in text("region_code")]
+    regions = list(map(str.strip, text("region_code")))
     batch = ParsedBatch(
         kind=kind,
         rows=np.asarray(rows, dtype=np.int64),
@@ -384,11 +419,20 @@ def parse_batch(
         bad=np.zeros(n, dtype=np.bool_),
     )
 
-    for i, rid in enumerate(record_ids):
-        if not rid:
+    id_lengths = np.fromiter(map(len, record_ids), dtype=np.int64, count=n)
+    odd = (id_lengths == 0) | (id_lengths > MAX_RECORD_ID)
+    if "\x00" in "".join(record_ids):
+        odd |= np.fromiter((("\x00" in r) for r in record_ids), dtype=np.bool_, count=n)
+    for i in np.flatnonzero(odd).tolist():
+        if not record_ids[i]:
             batch.reject(i, "record_id", Code.FIELD_REQUIRED, "required: the partner's record id")
-        elif len(rid) > MAX_RECORD_ID:
-            batch.reject(i, "record_id", Code.FIELD_INVALID, f"at most {MAX_RECORD_ID} characters")
+        else:
+            batch.reject(
+                i,
+                "record_id",
+                Code.FIELD_INVALID,
+                f"at most {MAX_RECORD_ID} characters, without NUL",
+            )
     version_nulls = _null_mask(version_texts)
     versions, failed = _ints(version_texts, version_nulls)
     batch.versions = versions
@@ -406,7 +450,9 @@ def parse_batch(
             verdicts[region] = "outside your regions"
         else:
             verdicts[region] = None
-    for i, region in enumerate(regions):
+    refused = {region for region, problem in verdicts.items() if problem is not None}
+    for i in [i for i, region in enumerate(regions) if region in refused] if refused else []:
+        region = regions[i]
         problem = verdicts[region]
         if problem is not None:
             code = (

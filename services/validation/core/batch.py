@@ -16,10 +16,12 @@ a trailing one). A NaN in a float column is read as null.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import repeat
 from types import MappingProxyType
 from typing import Any
 
@@ -197,14 +199,16 @@ def _int64(name: str, raw: npt.NDArray[Any]) -> Any:
 
 def _from_list(name: str, field_type: FieldType, raw: Sequence[object]) -> tuple[Any, Any]:
     n = len(raw)
-    nulls = np.fromiter((v is None for v in raw), dtype=bool, count=n)
-    present = [v for v in raw if v is not None]
-    for value in present:
-        if not _fits(field_type, value):
-            raise BatchError(
-                name, f"expected {field_type}, got {type(value).__name__} {value!r:.40}"
-            )
-    if field_type is FieldType.STR and any("\x00" in v for v in present):  # type: ignore[operator]
+    # Loops in C (map) where a column is clean, value by value only to name a bad value.
+    nulls = np.fromiter(map(operator.is_, raw, repeat(None)), dtype=bool, count=n)
+    present = [v for v in raw if v is not None] if nulls.any() else raw
+    if not set(map(type, present)) <= _EXACT[field_type]:
+        for value in present:
+            if not _fits(field_type, value):
+                raise BatchError(
+                    name, f"expected {field_type}, got {type(value).__name__} {value!r:.40}"
+                )
+    if field_type is FieldType.STR and "\x00" in "".join(present):  # type: ignore[arg-type]
         raise BatchError(name, "a value with a NUL character")
     fill = _PLACEHOLDER[field_type]
     if field_type is FieldType.DATE:
@@ -212,7 +216,7 @@ def _from_list(name: str, field_type: FieldType, raw: Sequence[object]) -> tuple
         if any(isinstance(d, int) and not MIN_DAY <= d <= MAX_DAY for d in days):
             raise BatchError(name, "a date outside the years 1 to 9999")
         return np.array(days, dtype=np.int64), nulls
-    filled = [fill if v is None else v for v in raw]
+    filled = [fill if v is None else v for v in raw] if nulls.any() else raw
     if field_type is FieldType.INT:
         if any(abs(v) > MAX_EXACT_INT for v in filled if isinstance(v, int)):
             raise BatchError(name, "integer beyond ±2**53")
@@ -222,6 +226,16 @@ def _from_list(name: str, field_type: FieldType, raw: Sequence[object]) -> tuple
     if field_type is FieldType.BOOL:
         return np.array(filled, dtype=bool), nulls
     return np.array(filled, dtype=np.str_) if filled else np.array([], dtype="<U1"), nulls
+
+
+# The types that fit each field type without a closer look (``_fits`` decides the rest).
+_EXACT: dict[FieldType, set[type]] = {
+    FieldType.INT: {int},
+    FieldType.FLOAT: {int, float},
+    FieldType.BOOL: {bool},
+    FieldType.DATE: {date, int},
+    FieldType.STR: {str},
+}
 
 
 def _fits(field_type: FieldType, value: object) -> bool:

@@ -6,17 +6,19 @@ scalar, for literals) and a null mask (``None`` when nothing can be null, which 
 mask arithmetic on clean columns). Numbers and dates are read as ``float64`` once per batch
 (exact to ±2**53, the same doubles the reference evaluator computes with). ``and``/``or``/
 ``not`` are Kleene logic on (values, nulls); a rule fails where its value is ``False`` and not
-null. ``matches`` runs the regex once per *distinct* string of the column (``np.unique``),
-since codes repeat across rows; ``len`` is ``np.strings.str_len``.
+null. ``matches`` runs the regex once per *distinct* string of the column, since codes
+repeat across rows; ``len`` is ``np.strings.str_len``.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import reduce
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -186,13 +188,19 @@ def _matches(inner: Compiled, pattern: re.Pattern[str]) -> Compiled:
         values, nulls = inner(frame)
         if np.ndim(values) == 0:
             return np.bool_(pattern.fullmatch(str(values)) is not None), nulls
-        distinct, index = np.unique(values, return_inverse=True)
-        ok = np.fromiter(
-            (pattern.fullmatch(str(v)) is not None for v in distinct),
-            dtype=bool,
-            count=len(distinct),
+        texts = values.tolist()
+        # Each distinct string once (a dict keeps them without sorting, which cost more than
+        # the regex), and every loop in C: ``map`` over the pattern, not a Python generator.
+        distinct = dict.fromkeys(texts)
+        verdict = dict(
+            zip(
+                distinct,
+                map(operator.is_not, map(pattern.fullmatch, distinct), repeat(None)),
+                strict=True,
+            )
         )
-        return ok[index], nulls
+        ok = np.fromiter(map(verdict.__getitem__, texts), dtype=bool, count=len(texts))
+        return ok, nulls
 
     return run
 
