@@ -120,9 +120,12 @@ class ValidationClient:
         for field, column in columns.items():
             if field not in info.fields:
                 continue
-            out = vpb.Column(name=field, nulls=np.flatnonzero(column.nulls[rows]).tolist())
+            nulls = column.nulls[rows]
+            out = vpb.Column(name=field, nulls=np.flatnonzero(nulls).tolist())
             if isinstance(column.values, list):
-                values = [column.values[i] or "" for i in rows.tolist()]
+                values = list(map(column.values.__getitem__, rows.tolist()))
+                for at in np.flatnonzero(nulls).tolist():
+                    values[at] = ""  # a null is sent as its index; the value is a placeholder
             else:
                 values = column.values[rows].tolist()
             getattr(out, _PACKED[column.type]).extend(values)

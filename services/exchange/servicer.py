@@ -157,10 +157,10 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServiceServicer):
         names = sorted({n for r in request.records for n in r.fields} - {id_col, version_col})
         header = [id_col, version_col, *names]
         to_ours = self.uc.mapped(fmt, kind, header)
-        columns: list[list[str | None]] = [
+        columns: list[list[str]] = [
             [r.record_id for r in request.records],
             [str(r.version) if r.version else "" for r in request.records],
-            *([r.fields.get(n) for r in request.records] for n in names),
+            *([r.fields.get(n, "") for r in request.records] for n in names),
         ]
         batch = to_ours(list(range(1, len(request.records) + 1)), columns)
         report = await self._run(request.request_id, kind, fmt, "", iter([batch]))

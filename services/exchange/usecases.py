@@ -122,7 +122,7 @@ class Receipt:
     reason: str
 
 
-Batch = tuple[Sequence[int] | IntArray, Mapping[str, Sequence[str | None]]]
+Batch = tuple[Sequence[int] | IntArray, Mapping[str, Sequence[str]]]
 
 
 def _partner_id() -> str:
@@ -247,15 +247,13 @@ class ExchangeUseCases(Transactions[ExchangeStore]):
 
     def mapped(
         self, fmt: Format, kind: RecordKind, header: Sequence[str]
-    ) -> Callable[[Sequence[int] | IntArray, Sequence[Sequence[str | None]]], Batch]:
+    ) -> Callable[[Sequence[int] | IntArray, Sequence[Sequence[str]]], Batch]:
         """Header → a function that turns a batch's positional columns into ours."""
         fields = map_header(
             fmt, header, required=(*KEY_FIELDS, *(f.name for f in kind.fields if f.required))
         )
 
-        def to_ours(
-            rows: Sequence[int] | IntArray, columns: Sequence[Sequence[str | None]]
-        ) -> Batch:
+        def to_ours(rows: Sequence[int] | IntArray, columns: Sequence[Sequence[str]]) -> Batch:
             ours = {
                 field: map_values(fmt, field, values)
                 for field, values in zip(fields, columns, strict=True)

@@ -141,9 +141,9 @@ def map_header(fmt: Format, header: Sequence[str], *, required: Sequence[str]) -
     return ours
 
 
-def map_values(fmt: Format, field: str, values: Sequence[str | None]) -> Sequence[str | None]:
+def map_values(fmt: Format, field: str, values: Sequence[str]) -> Sequence[str]:
     """Their coded values of ``field`` as ours (合格 → passed); others pass through."""
     table = fmt.values.get(field)
     if not table:
         return values
-    return [None if v is None else table.get(v.strip(), v) for v in values]
+    return [table.get(v.strip(), v) for v in values]

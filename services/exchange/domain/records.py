@@ -384,12 +384,13 @@ def _describe(f: Field, style: DateStyle) -> str:
 def parse_batch(
     kind: RecordKind,
     rows: Sequence[int] | IntArray,
-    columns: Mapping[str, Sequence[str | None]],
+    columns: Mapping[str, Sequence[str]],
     *,
     allowed_regions: frozenset[str],
     date_style: DateStyle = DateStyle.ISO,
 ) -> ParsedBatch:
-    """Text columns (our field names, already mapped; a missing column is all nulls) → typed.
+    """Text columns (our field names, already mapped; "" is a null, and so is every value of
+    a missing column) → typed.
 
     ``allowed_regions`` are the caller's region prefixes (``"*"`` for all); a row outside
     them is ``REGION_FORBIDDEN``. A bad value is reported by field, never by echoing a
@@ -399,12 +400,7 @@ def parse_batch(
     nothing: list[str] = [""] * n
 
     def text(name: str) -> Sequence[str]:
-        found = columns.get(name)
-        if found is None:
-            return nothing
-        if None in found:
-            return ["" if v is None else v for v in found]
-        return found  # type: ignore[return-value]  # no None in it
+        return columns.get(name, nothing)
 
     record_ids = list(map(str.strip, text("record_id")))
     version_texts = text("version")
