@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from load_tests.cpu import cores_between, cpu_by_process
 from load_tests.harness import BenchContext, BenchResult, Measure, benchmark, note
 from load_tests.stats import median
 
@@ -92,7 +93,7 @@ async def registry_import(ctx: BenchContext) -> BenchResult:
     data, bad_rows = await asyncio.to_thread(registry_csv, ROWS)
     rounds = 0
 
-    async def bulk() -> tuple[float, object]:
+    async def bulk() -> tuple[float, object, dict[str, float]]:
         nonlocal rounds
         rounds += 1
         # A new importer each round: fresh records, so every round writes every row.
@@ -108,6 +109,7 @@ async def registry_import(ctx: BenchContext) -> BenchResult:
 
         async with grpc.aio.insecure_channel(addr) as channel:
             stub = exchange_pb2_grpc.ExchangeServiceStub(channel)
+            before = cpu_by_process()
             start = time.perf_counter()
             final = None
             async for reply in stub.ImportFile(
@@ -115,10 +117,11 @@ async def registry_import(ctx: BenchContext) -> BenchResult:
             ):
                 final = reply.report
             elapsed = time.perf_counter() - start
+            cpu = cores_between(before, cpu_by_process(), elapsed)
         assert final is not None and final.state == "done", final
         if (final.rows, final.rejected, final.applied) != (ROWS, bad_rows, ROWS - bad_rows):
             raise AssertionError(f"import report disagrees with the file: {final}")
-        return ROWS / elapsed, final
+        return ROWS / elapsed, final, {group: cores * elapsed for group, cores in cpu.items()}
 
     # The row-by-row path: the same rows, each validated by Validate and upserted and committed
     # on its own (the plain way; what the bulk path replaces).
@@ -180,27 +183,45 @@ async def registry_import(ctx: BenchContext) -> BenchResult:
     await row_by_row(1.0)
     note("bulk import of 1,000,000 rows …")
     baseline_rates = [await row_by_row(seconds)]
-    bulk_rate, _ = await bulk()
+    bulk_rate, _, cpu_s = await bulk()
     baseline_rates.append(await row_by_row(seconds))
     rate = bulk_rate
     baseline = median(baseline_rates)
+    # Other agents share these two cores, so the wall-clock rate swings with their load; the
+    # CPU seconds swing much less. This process (client, exchange and validation) and
+    # PostgreSQL each keep about one core busy and the import overlaps them, so on two quiet
+    # cores it could take as little as the larger of the two: the ceiling, not a promise.
+    python_s, postgres_s = cpu_s.get("load", 0.0), cpu_s.get("postgresql", 0.0)
+    ceiling = ROWS / max(python_s, postgres_s, 1e-9)
     return BenchResult(
         Measure(
             "exchange_registry_import",
             "rows/s",
             rate,
-            {"seconds_for_1m_rows": round(ROWS / rate, 2), "rows": ROWS, "rejected": bad_rows},
+            {
+                "seconds_for_1m_rows": round(ROWS / rate, 2),
+                "rows": ROWS,
+                "rejected": bad_rows,
+                "cpu_seconds": {"python": round(python_s, 2), "postgresql": round(postgres_s, 2)},
+                "rows_per_s_ceiling_two_quiet_cores": round(ceiling),
+            },
         ),
         Measure(
             "exchange_registry_row_by_row", "rows/s", baseline, {"rounds": len(baseline_rates)}
         ),
-        extra={"target_rows_per_s": TARGET, "meets_target": rate >= TARGET},
+        extra={
+            "target_rows_per_s": TARGET,
+            "meets_target": rate >= TARGET,
+            "ceiling_meets_target": ceiling >= TARGET,
+        },
         note=(
             f"{ROWS:,} registry rows ({BAD_SHARE:.0%} bad, rejected and reported) streamed as CSV "
             "through ImportFile: parsed in 50,000-row batches, validated by the validation "
-            "service's ValidateBatches over loopback gRPC, copied (COPY) into staging and applied "
-            "with one upsert and one commit per batch; client, exchange and validation share this "
-            "process. Baseline: the same rows one by one (Validate, upsert, commit), before and "
-            f"after the bulk round. Target {TARGET:,} rows/s."
+            "service's ValidateBatches over loopback gRPC, binary-COPY'd into staging and applied "
+            "with one upsert and one commit per batch, batch N+1 parsed and validated while N is "
+            "written; client, exchange and validation share this process. Baseline: the same rows "
+            "one by one (Validate, upsert, commit), before and after the bulk round. Target "
+            f"{TARGET:,} rows/s. CPU seconds of the bulk round: this process {python_s:.1f} s, "
+            f"PostgreSQL {postgres_s:.1f} s (ceiling on two quiet cores: {ceiling:,.0f} rows/s)."
         ),
     )

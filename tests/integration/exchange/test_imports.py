@@ -242,3 +242,33 @@ async def test_a_file_that_does_not_fit_its_format_is_refused_whole(
     assert all(v.field == "header" for v in found.violations)
     assert any("电梯品牌" in v.description for v in found.violations)
     assert await stored(exchange_app, "zz-msb", [f"{p}-0"]) == {}
+
+
+async def test_a_file_unreadable_past_its_first_batches_keeps_them_and_fails(stub, msb) -> None:
+    # Batches are written while the next is read: the row that cannot be read (more cells
+    # than the header names, in the third batch) fails the import, the two batches before it
+    # stay applied, each whole, and the report says so.
+    p = rid()[:8]
+    rows = [row(f"{p}-{i}", i) for i in range(2500)]
+    rows[2200] = [*rows[2200], "多余"]
+    data = csv_bytes(HEADER, rows)
+
+    async def messages():
+        yield pb.ImportFileRequest(
+            header=pb.ImportFileHeader(
+                request_id=rid(), kind="registry", format="zz-msb/registry/v2"
+            )
+        )
+        yield pb.ImportFileRequest(chunk=data)
+
+    seen: list[pb.ImportFileResponse] = []
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for reply in stub.ImportFile(messages(), metadata=msb):
+            seen.append(reply)
+    found = details_of(caught.value)
+    assert found.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "row 2202 has more cells" in found.violations[0].description
+    got = await stub.GetImport(
+        pb.GetImportRequest(import_id=seen[0].report.import_id), metadata=msb
+    )
+    assert (got.report.state, got.report.rows, got.report.applied) == ("failed", 2000, 2000)

@@ -117,3 +117,30 @@ def test_routing_by_topic_region_and_outbound_version():
     (only,) = route(event, "430202", subs, load_formats().outbound)
     assert (only.partner_id, only.dedup_id, only.topic) == ("hb", "policy-7", "premium.deduction")
     assert only.payload["保单号"] == "pol_1"
+
+
+def test_a_nul_in_text_is_a_bad_value_not_a_failed_import():
+    # PostgreSQL text cannot hold NUL: the row is refused by field, the others go on.
+    cols = columns(registration_no=["x\x00y", "y"], record_id=["a", "b\x00"])
+    batch = parse_batch(REG, [2, 3], cols, allowed_regions=frozenset({"*"}))
+    assert sorted((r.row, r.field, r.code) for r in batch.rejections) == [
+        (2, "registration_no", "FIELD_INVALID"),
+        (3, "record_id", "FIELD_INVALID"),
+    ]
+    assert batch.good().tolist() == []
+
+
+def test_values_parse_as_python_reads_them_and_bad_ones_are_named():
+    cols = columns(
+        landings=[" 18", "十八"],
+        rated_speed_mps=["1_0.5", "nan"],
+        install_date=["2018-03-01", "2018-3-1"],
+    )
+    batch = parse_batch(REG, [2, 3], cols, allowed_regions=frozenset({"*"}))
+    assert batch.columns["landings"].values[0] == 18
+    assert batch.columns["rated_speed_mps"].values[0] == 10.5
+    assert sorted((r.row, r.field) for r in batch.rejections) == [
+        (3, "install_date"),
+        (3, "landings"),
+        (3, "rated_speed_mps"),
+    ]
