@@ -28,12 +28,19 @@ TRAILER = b"\xff\xff"
 class PgType(StrEnum):
     INT8 = "bigint"
     INT4 = "integer"
+    DATE = "date"  # given as days since 1970-01-01 (numpy's, and the validation service's)
     FLOAT8 = "double precision"
     BOOL = "boolean"
     TEXT = "text"
 
 
-_FIXED: dict[PgType, str] = {PgType.INT8: ">i8", PgType.INT4: ">i4", PgType.FLOAT8: ">f8"}
+_FIXED: dict[PgType, str] = {
+    PgType.INT8: ">i8",
+    PgType.INT4: ">i4",
+    PgType.FLOAT8: ">f8",
+    PgType.DATE: ">i4",
+}
+PG_EPOCH_DAY = 10_957  # PostgreSQL counts days from 2000-01-01
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,8 @@ def encode(columns: Sequence[CopyColumn], n: int) -> memoryview:
             nulls = np.zeros(n, dtype=np.bool_) if column.nulls is None else column.nulls
             if column.type is PgType.BOOL:
                 data = np.asarray(column.values, dtype=np.bool_).astype(np.uint8)
+            elif column.type is PgType.DATE:
+                data = (np.asarray(column.values, dtype=np.int64) - PG_EPOCH_DAY).astype(">i4")
             else:
                 data = np.asarray(column.values).astype(_FIXED[column.type])
             widths[j] = np.where(nulls, 0, data.itemsize)

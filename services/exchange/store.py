@@ -132,7 +132,7 @@ _PG_STAGE = {
     FieldType.STR: PgType.TEXT,
     FieldType.INT: PgType.INT8,
     FieldType.FLOAT: PgType.FLOAT8,
-    FieldType.DATE: PgType.INT4,  # days since 1970-01-01: no Python date objects on the hot path
+    FieldType.DATE: PgType.DATE,  # from day numbers: no Python date objects on the hot path
     FieldType.BOOL: PgType.BOOL,
 }
 
@@ -273,13 +273,6 @@ def _row(cls: type[Any], row: Any) -> Any:
 
 def _table(kind: RecordKind) -> str:
     return f"{kind.name}_records"
-
-
-def _stage_expr(kind: RecordKind, name: str) -> str:
-    f = kind.field(name)
-    if f is not None and f.type is FieldType.DATE:
-        return f"DATE '1970-01-01' + s.{name}"
-    return f"s.{name}"
 
 
 class ExchangeStore:
@@ -423,7 +416,7 @@ class ExchangeStore:
         )
         table = _table(kind)
         ours = ", ".join(["region_code", *names])
-        theirs = ", ".join(["s.region_code", *(_stage_expr(kind, n) for n in names)])
+        theirs = ", ".join(f"s.{n}" for n in ["region_code", *names])
         updates = ", ".join(
             f"{n} = EXCLUDED.{n}" for n in ["version", "region_code", "flags", "import_id", *names]
         )

@@ -224,7 +224,9 @@ class ParsedBatch:
         return found
 
 
-def _null_mask(texts: Sequence[str | None]) -> BoolArray:
+def _null_mask(texts: Sequence[str]) -> BoolArray:
+    if "" not in texts:  # most columns: one C comparison per value, no array per value
+        return np.zeros(len(texts), dtype=np.bool_)
     return np.fromiter(map(operator.not_, texts), dtype=np.bool_, count=len(texts))
 
 
@@ -302,19 +304,22 @@ def _date_days(text: str, style: DateStyle) -> int:
     return int((day - _EPOCH_DAY).astype(np.int64))
 
 
-def _ascii(texts: Sequence[str]) -> npt.NDArray[np.bytes_] | None:
-    """The texts as one bytes array, or None if any is not ASCII (then the slow path)."""
+def _ten_ascii(texts: Sequence[str]) -> npt.NDArray[np.bytes_] | None:
+    """The texts as one array of 10-byte strings, when every one is 10 ASCII characters (one
+    join and one encode, viewed in place); else None (the slow path)."""
+    if set(map(len, texts)) != {10}:
+        return None
     try:
-        return np.array(texts, dtype=np.bytes_)
+        return np.frombuffer("".join(texts).encode("ascii"), dtype="S10")
     except UnicodeEncodeError:
         return None
 
 
 def _dates(texts: Sequence[str], nulls: BoolArray, style: DateStyle) -> tuple[IntArray, list[int]]:
     if style is DateStyle.ISO and texts:
-        filled = _ascii(_filled(texts, nulls, "1970-01-01"))
         # numpy also reads "2024-03" and "today": only full YYYY-MM-DD may take the fast path.
-        if filled is not None and bool((np.strings.str_len(filled) == 10).all()):
+        filled = _ten_ascii(_filled(texts, nulls, "1970-01-01"))
+        if filled is not None:
             try:
                 days = (filled.astype("datetime64[D]") - _EPOCH_DAY).astype(np.int64)
                 if bool((np.strings.count(filled, b"-") == 2).all()):

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from shared.pgcopy import SIGNATURE, TRAILER, CopyColumn, PgType, encode
 
-_PACK = {PgType.INT8: ">q", PgType.INT4: ">i", PgType.FLOAT8: ">d", PgType.BOOL: ">?"}
+_PACK = {
+    PgType.INT8: ">q",
+    PgType.INT4: ">i",
+    PgType.FLOAT8: ">d",
+    PgType.BOOL: ">?",
+    PgType.DATE: ">i",
+}
 
 
 def by_row(types: list[PgType], rows: list[tuple[object, ...]]) -> bytes:
@@ -23,6 +29,8 @@ def by_row(types: list[PgType], rows: list[tuple[object, ...]]) -> bytes:
             if value is None:
                 out += struct.pack(">i", -1)
                 continue
+            if kind is PgType.DATE:
+                value = value - 10_957  # type: ignore[operator]  # PostgreSQL's epoch: 2000-01-01
             data = str(value).encode() if kind is PgType.TEXT else struct.pack(_PACK[kind], value)
             out += struct.pack(">i", len(data)) + data
     return bytes(out + TRAILER)
@@ -33,6 +41,7 @@ _VALUES = {
     PgType.INT4: st.integers(-(2**31), 2**31 - 1),
     PgType.FLOAT8: st.floats(allow_nan=False),
     PgType.BOOL: st.booleans(),
+    PgType.DATE: st.integers(-719_162, 2_932_896),  # days since 1970-01-01, years 1 to 9999
     # Any text PostgreSQL can hold: no NUL, and surrogates cannot be UTF-8.
     PgType.TEXT: st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")),
 }
