@@ -29,6 +29,9 @@ from services.evidence.core.images import THUMBNAIL_SIDE, derived_jpeg
 from services.evidence.core.phash import INDEX_VIEWS, THUMB, WORDS, index_hashes
 
 CANDIDATES: Final = 8  # photos aligned per query: the true one is nearly always among them
+# Index entries asked for per query: twice one per view of each candidate, room for the photos
+# ``skip`` leaves out and for photos found under several views.
+CANDIDATE_ENTRIES: Final = 2 * CANDIDATES * len(INDEX_VIEWS)
 # The widest radius the hash index searches without a scan (3 bits in each of 16 substrings
 # would be 47+1): the edits of a reuse rarely move its hash further (99% were within 48 bits
 # on the development corpus), and alignment, not this radius, decides.
@@ -102,10 +105,7 @@ def candidates(
     ``query`` (a photo is stored under one hash per view), nearest first, leaving out those
     ``skip`` says (the service skips the claim's own photos): (id, distance)."""
     nearest: dict[str, int] = {}
-    # Twice what is needed: room for the skipped and for photos found under several views.
-    for photo_id, distance in index.top_k(
-        query, 2 * CANDIDATES * len(INDEX_VIEWS), CANDIDATE_DISTANCE
-    ):
+    for photo_id, distance in index.top_k(query, CANDIDATE_ENTRIES, CANDIDATE_DISTANCE):
         if photo_id not in nearest and not skip(photo_id):
             nearest[photo_id] = distance
     return list(nearest.items())[:CANDIDATES]
