@@ -143,6 +143,7 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         self._photos = {}
         for photo in photos:
             self._add_to_index(photo)
+        self._index.settle()  # its tables built here, not in the first upload's reuse check
 
     def _add_to_index(self, photo: IndexedPhoto) -> None:
         hashes = np.frombuffer(photo.index_hashes, dtype=np.uint64).reshape(-1, WORDS)

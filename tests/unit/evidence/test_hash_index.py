@@ -8,10 +8,16 @@ from hypothesis import strategies as st
 from services.evidence.core.hash_index import HashIndex, brute_force_nearest
 
 
-def _brute_top_k(hashes, query, k, r):
+def _brute_distances(hashes, query):
     """Pure-Python popcounts: independent of the numpy code under test."""
-    d = [sum(bin(int(a ^ b)).count("1") for a, b in zip(row, query, strict=True)) for row in hashes]
-    order = sorted((int(x), i) for i, x in enumerate(d) if x <= r)
+    q = [int(w) for w in query]
+    rows = hashes.tolist()
+    return [sum((a ^ b).bit_count() for a, b in zip(row, q, strict=True)) for row in rows]
+
+
+def _brute_top_k(hashes, query, k, r, distances=None):
+    d = _brute_distances(hashes, query) if distances is None else distances
+    order = sorted((x, i) for i, x in enumerate(d) if x <= r)
     return order[:k]
 
 
@@ -77,3 +83,48 @@ def test_empty_index_and_bad_input():
     assert index.top_k(np.zeros(4, np.uint64), 3, 256) == []
     with pytest.raises(ValueError, match="ids for"):
         index.extend(["a", "b"], np.zeros((1, 4), np.uint64))
+
+
+def test_recent_tables_and_tail_agree_with_brute_force():
+    """Main tables, recent tables over what came after, and an unindexed tail, all searched."""
+    rng = np.random.default_rng(5)
+    hashes = np.frombuffer(rng.bytes(27_501 * 32), dtype=np.uint64).reshape(-1, 4)
+    ids = [str(i // 7) for i in range(len(hashes))]  # seven hashes per photo, as indexed
+    index = HashIndex.build(ids[:20_000], hashes[:20_000])
+    for begin in range(20_000, 24_501, 7):  # a photo at a time, as the service adds them
+        index.extend(ids[begin : begin + 7], hashes[begin : begin + 7])
+    index.settle()  # 4,501 past the main tables, under a quarter of them: recent tables
+    index.extend(ids[24_501:], hashes[24_501:])  # 3,000 more: too few to index, scanned
+    assert len(index) == len(hashes)
+    for i in rng.integers(0, len(hashes), 20):
+        query = _flip(hashes[i], rng.choice(256, rng.integers(0, 48), replace=False))
+        distances = _brute_distances(hashes, query)
+        for r in (0, 20, 47):
+            expected = [(ids[j], d) for d, j in _brute_top_k(hashes, query, 10, r, distances)]
+            assert index.top_k(query, 10, r) == expected
+
+
+def _spread(rng, radius, parts=16, width=16):
+    """Bits to flip, ``radius`` of them spread over the substrings as evenly as the ring
+    allows: the lookups the pigeonring filter is most likely to get wrong."""
+    counts = np.full(parts, radius // parts)
+    counts[rng.choice(parts, radius % parts, replace=False)] += 1
+    moved = rng.integers(0, parts, 2)  # now and then one more here, one fewer there
+    if counts[moved[1]] > 0 and counts[moved[0]] < width:
+        counts[moved[0]] += 1
+        counts[moved[1]] -= 1
+    return [p * width + b for p in range(parts) for b in rng.choice(width, counts[p], False)]
+
+
+def test_hashes_differing_in_every_substring_are_found():
+    rng = np.random.default_rng(8)
+    hashes = np.frombuffer(rng.bytes(5_000 * 32), dtype=np.uint64).reshape(-1, 4)
+    ids = [str(i) for i in range(len(hashes))]
+    index = HashIndex.build(ids, hashes)
+    for _ in range(300):
+        i = int(rng.integers(len(hashes)))
+        radius = int(rng.integers(30, 48))
+        query = _flip(hashes[i], _spread(rng, radius))
+        distance = int(np.bitwise_count(query ^ hashes[i]).sum())
+        assert index.nearest(query, 47) == (ids[i], distance)
+        assert index.nearest(query, distance - 1) is None
