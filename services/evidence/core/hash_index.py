@@ -14,21 +14,27 @@ So a lookup enumerates, for each substring position ``i``, every value within ``
 the query's substring ``i``; reads the entries holding those values from table ``i``; keeps
 those whose next substring, stored beside them in the table, passes the second test; and
 computes the full distance of these few only. The full hashes are thereby read at random for
-~1.5% of the bucket entries (~500 of ~33,500 at 1,000,000 random hashes and r = 47), which is
-what made the plain MIH lookup slow (a cache miss each).
+~1.5% of the bucket entries (~500 of ~33,500 at 1,000,000 uniform random hashes and r = 47),
+which is what made the plain MIH lookup slow (a cache miss each).
 
 Table ``i`` is ``order`` (entry positions sorted by substring ``i``), ``after`` (substring
 ``i + 1`` of those entries, same order) and ``starts`` (offsets by counting, no search): bucket
 ``v`` is ``order[starts[v]:starts[v + 1]]``. The ``m`` tables lie end to end in flat arrays,
 so a lookup handles them all in a dozen numpy calls, whatever ``m``.
 
+Photos' hashes are not uniform: their bits are biased and correlated (they are signs of
+projections of 64 coefficients), so they crowd together and a query's buckets can hold a large
+share of the index. Where they hold more than ``_SCAN_SHARE`` of it (known before any entry is
+read), one vectorised scan of every hash is cheaper and is used instead; it is also used where
+the enumeration would touch too many buckets (large radii). The hashes are stored word by word
+(column-major) so that the scan runs down contiguous memory.
+
 Growth: entries added after the tables were built wait in a tail that lookups scan directly.
 Once the tail holds ``_MIN_TAIL`` entries, the next lookup (or ``settle``) indexes it: in a
 second, recent set of tables while everything past the main tables is under ``_RECENT_SHARE``
 of them, else by rebuilding the main tables over everything. A lookup thus scans at most
-``_MIN_TAIL`` entries and a bulk load pays for one build, not one per addition; where the
-enumeration would touch too many buckets (large radii), one vectorised scan of everything is
-both simpler and faster, and is used instead. Not thread-safe: a lookup may rebuild tables.
+``_MIN_TAIL`` entries and a bulk load pays for one build, not one per addition. Not
+thread-safe: a lookup may rebuild tables.
 
 Results are exactly those of a brute-force scan: the smallest distance, ties to the entry
 added first (``top_k``: by distance, then by order of addition).
@@ -48,7 +54,10 @@ _VALUES: Final = 1 << SUB_BITS
 MAX_SUB_RADIUS: Final = 2  # larger radii scan (the service's 47 of 256 bits needs 2)
 _MIN_TAIL: Final = 4096  # entries past the tables that a lookup scans rather than indexes
 _RECENT_SHARE: Final = 0.25  # the recent tables are merged into the main ones beyond this share
-_GROW: Final = 1.5  # the hash rows' spare capacity: an addition copies no rows, mostly
+_GROW: Final = 1.5  # the hashes' spare capacity: an addition copies no hashes, mostly
+# A lookup whose buckets hold more than this share of the entries scans them all instead: both
+# cost about the same there, on hashes crowded as photos' are (uniform ones hold ~3%).
+_SCAN_SHARE: Final = 0.35
 
 IntArray = npt.NDArray[np.intp]
 
@@ -74,46 +83,53 @@ class _Tables:
 
     __slots__ = ("after", "hi", "lo", "order", "starts")
 
-    def __init__(self, rows: npt.NDArray[np.uint64], lo: int) -> None:
-        size, substrings = len(rows), 4 * rows.shape[1]
-        columns = np.ascontiguousarray(_substrings(rows).T)  # sorts and gathers run faster
+    def __init__(self, words: npt.NDArray[np.uint64], lo: int) -> None:
+        """Tables of the hashes ``words`` (one row per word, one column per entry)."""
+        size = words.shape[1]
+        columns = _substrings(words)
+        substrings = len(columns)
         self.lo, self.hi = lo, lo + size
         self.order = np.empty(substrings * size, dtype=np.int32 if self.hi < 2**31 else np.intp)
         self.after = np.empty(substrings * size, dtype=np.uint16)
         # Table i's bucket v starts at starts[i * _VALUES + v]; table i + 1's first bucket
         # ends table i's last.
         self.starts = np.zeros(substrings * _VALUES + 1, dtype=np.intp)
-        for i in range(substrings):
-            column = columns[i]
+        for i, column in enumerate(columns):
             ranks = np.argsort(column, kind="stable")  # by position within a bucket
             self.order[i * size : (i + 1) * size] = ranks + lo
             self.after[i * size : (i + 1) * size] = columns[(i + 1) % substrings][ranks]
             counts = np.cumsum(np.bincount(column, minlength=_VALUES))
             self.starts[i * _VALUES + 1 : (i + 1) * _VALUES + 1] = i * size + counts
 
-    def __len__(self) -> int:
-        return self.hi - self.lo
+    def buckets(self, keys: IntArray) -> tuple[IntArray, IntArray]:
+        """Where buckets ``keys`` begin in the flat arrays, and their lengths."""
+        begin = self.starts[keys]
+        return begin, self.starts[keys + 1] - begin
 
     def candidates(
-        self, keys: IntArray, carried: npt.NDArray[np.uint32], bound: int
+        self,
+        buckets: tuple[IntArray, IntArray],
+        carried: npt.NDArray[np.uint32],
+        bound: int,
     ) -> npt.NDArray[np.signedinteger]:
-        """Positions of the entries in buckets ``keys`` that pass the ring's two-substring
-        test (``carried``: per key, the query's next substring and the key's own distance)."""
-        begin = self.starts[keys]
-        lengths = self.starts[keys + 1] - begin
+        """Positions of the entries in ``buckets`` that pass the ring's two-substring test
+        (``carried``: per bucket, the query's next substring and the bucket's own distance)."""
+        begin, lengths = buckets
         ends = np.cumsum(lengths)
-        total = int(ends[-1])
         # The ranges [begin, begin + length) end to end, without a Python loop.
         ranks = np.repeat(begin - ends + lengths, lengths)
-        ranks += np.arange(total)
+        ranks += np.arange(int(ends[-1]))
         near = np.bitwise_count(self.after[ranks] ^ np.repeat(carried, lengths)) <= bound
         positions: npt.NDArray[np.signedinteger] = self.order[ranks[near]]
         return positions
 
 
-def _substrings(rows: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:
-    """(n, 4 × words) 16-bit substrings of ``rows``."""
-    return np.ascontiguousarray(rows).view(np.uint16).reshape(len(rows), -1)
+def _substrings(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:
+    """(4 × words, n) 16-bit substrings of hashes given as (words, n), one row per substring
+    (in the order of ``hash.view(np.uint16)``)."""
+    count, size = words.shape
+    quarters = np.ascontiguousarray(words).view(np.uint16).reshape(count, size, 4)
+    return np.ascontiguousarray(quarters.transpose(0, 2, 1)).reshape(4 * count, size)
 
 
 class HashIndex:
@@ -125,7 +141,9 @@ class HashIndex:
             raise ValueError("a hash has at least one word")
         self.words = words
         self._ids: list[str] = []
-        self._rows = np.empty((0, words), dtype=np.uint64)  # entries are the first len(ids)
+        # Word w of entry j is _columns[w, j]: a scan, and a distance, runs down contiguous
+        # words (twice as fast as across rows of 4). Spare capacity beyond len(ids).
+        self._columns = np.empty((words, 0), dtype=np.uint64)
         self._tables: list[_Tables] = []  # the main tables from entry 0, maybe recent ones
 
     @classmethod
@@ -149,11 +167,12 @@ class HashIndex:
         if len(ids) != len(hashes):
             raise ValueError(f"{len(ids)} ids for {len(hashes)} hashes")
         size, needed = len(self._ids), len(self._ids) + len(hashes)
-        if needed > len(self._rows):
-            rows = np.empty((max(needed, int(_GROW * len(self._rows))), self.words), np.uint64)
-            rows[:size] = self._rows[:size]
-            self._rows = rows
-        self._rows[size:needed] = hashes
+        if needed > self._columns.shape[1]:
+            capacity = max(needed, int(_GROW * self._columns.shape[1]))
+            columns = np.empty((self.words, capacity), dtype=np.uint64)
+            columns[:, :size] = self._columns[:, :size]
+            self._columns = columns
+        self._columns[:, size:needed] = hashes.T
         self._ids.extend(ids)
 
     def settle(self) -> None:
@@ -166,37 +185,47 @@ class HashIndex:
         if len(self._ids) - main > _RECENT_SHARE * main:
             self._rebuild()
         else:
-            self._tables = [self._tables[0], _Tables(self._rows[main : len(self._ids)], main)]
+            recent = _Tables(self._columns[:, main : len(self._ids)], main)
+            self._tables = [self._tables[0], recent]
 
     def _rebuild(self) -> None:
         size = len(self._ids)
-        self._tables = [_Tables(self._rows[:size], 0)] if size else []
+        self._tables = [_Tables(self._columns[:, :size], 0)] if size else []
 
     def _search(
         self, query: npt.NDArray[np.uint64], max_distance: int
     ) -> tuple[IntArray, IntArray]:
         """(positions, distances) of every entry within ``max_distance``, positions ascending."""
-        query = np.asarray(query, dtype=np.uint64).reshape(self.words)
-        if max_distance < 0 or not self._ids:
+        query = np.ascontiguousarray(query, dtype=np.uint64).reshape(self.words)
+        size = len(self._ids)
+        if max_distance < 0 or not size:
             return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
         self.settle()
-        rows = self._rows[: len(self._ids)]
+        hashes = self._columns[:, :size].T  # (size, words), each word contiguous
         substrings = 4 * self.words
         sub_radius = max_distance // substrings
         covered = self._tables[-1].hi if self._tables else 0
         if sub_radius > MAX_SUB_RADIUS or covered == 0:
-            return _within(rows, query, max_distance)
-        subs = _substrings(query.reshape(1, -1))[0].astype(np.intp)
+            return _within(hashes, query, max_distance)
+        subs = query.view(np.uint16).astype(np.intp)
         keys = (_MASKS[sub_radius] ^ subs[:, None]) + _VALUES * np.arange(substrings)[:, None]
+        buckets = [t.buckets(keys.ravel()) for t in self._tables]
+        if sum(int(lengths.sum()) for _, lengths in buckets) > _SCAN_SHARE * size:
+            # Hashes crowded around the query: its buckets hold so much of the index that
+            # one scan of it all is cheaper.
+            return _within(hashes, query, max_distance)
         carried = _CARRIED[sub_radius] | np.roll(subs, -1).astype(np.uint32)[:, None]
         bound = -(-2 * (max_distance + 1) // substrings) - 1  # ceil(2 (r + 1) / m) - 1
-        found = [t.candidates(keys.ravel(), carried.ravel(), bound) for t in self._tables]
+        found = [
+            t.candidates(b, carried.ravel().astype(np.uint32), bound)
+            for t, b in zip(self._tables, buckets, strict=True)
+        ]
         # An entry may pass in several tables: duplicates are cheaper to measure than to sort.
         positions = np.concatenate(found)
-        distances = _distances(rows.take(positions, axis=0), query)
+        distances = _distances(np.stack([w.take(positions) for w in self._columns]).T, query)
         near = distances <= max_distance
         positions, first = np.unique(positions[near], return_index=True)
-        tail, tail_distances = _within(rows[covered:], query, max_distance)
+        tail, tail_distances = _within(hashes[covered:], query, max_distance)
         return (
             np.concatenate([positions, tail + covered]),
             np.concatenate([distances[near][first], tail_distances]),
@@ -223,7 +252,8 @@ def _distances(hashes: npt.NDArray[np.uint64], query: npt.NDArray[np.uint64]) ->
     """Hamming distance of every row of ``hashes`` to ``query``.
 
     Word by word: numpy runs ``hashes ^ query`` over rows of 4 words as one short inner loop
-    per row, and ``.sum(axis=1)`` likewise, 3-4 times slower than four passes down the columns.
+    per row, and ``.sum(axis=1)`` likewise, 3-4 times slower than four passes down the columns
+    (which are faster still where each column is contiguous: ``np.asfortranarray``).
     """
     distances: IntArray = np.bitwise_count(hashes[:, 0] ^ query[0]).astype(np.intp)
     for word in range(1, hashes.shape[1]):

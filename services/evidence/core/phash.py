@@ -90,9 +90,12 @@ def thumbnail(image: Image.Image) -> npt.NDArray[np.float64]:
     return np.asarray(gray, dtype=np.float64)
 
 
-def _hash_of(thumb: npt.NDArray[np.float64], zoom: float, dx: float = 0.0, dy: float = 0.0) -> Hash:
-    """The hash of the region ``REGION`` of ``thumb`` zoomed ``zoom``× about a centre moved by
-    (dx, dy) (shares of the side; the zoomed window stays inside the frame)."""
+def low_frequencies(
+    thumb: npt.NDArray[np.float64], zoom: float, dx: float = 0.0, dy: float = 0.0
+) -> npt.NDArray[np.float64]:
+    """The ``COEFFICIENTS`` low frequencies of the region ``REGION`` of ``thumb`` zoomed
+    ``zoom``× about a centre moved by (dx, dy) (shares of the side; the zoomed window stays
+    inside the frame): what a hash is the SimHash of."""
     margin = (1 - 1 / zoom) / 2
     x0, x1 = (margin + dx + f / zoom for f in REGION[:2])
     y0, y1 = (margin + dy + f / zoom for f in REGION[2:])
@@ -101,9 +104,23 @@ def _hash_of(thumb: npt.NDArray[np.float64], zoom: float, dx: float = 0.0, dy: f
     small = Image.fromarray(region.astype(np.float32)).resize(
         (DCT_SIZE, DCT_SIZE), Image.Resampling.BILINEAR
     )
-    coefficients = (_DCT @ np.asarray(small, dtype=np.float64) @ _DCT.T).ravel()[_LOW]
-    bits = (_PLANES @ coefficients) > 0
+    coefficients: npt.NDArray[np.float64] = (
+        _DCT @ np.asarray(small, dtype=np.float64) @ _DCT.T
+    ).ravel()[_LOW]
+    return coefficients
+
+
+def _hash_of(thumb: npt.NDArray[np.float64], zoom: float, dx: float = 0.0, dy: float = 0.0) -> Hash:
+    """The hash of ``low_frequencies(thumb, zoom, dx, dy)``."""
+    bits = (_PLANES @ low_frequencies(thumb, zoom, dx, dy)) > 0
     return np.packbits(bits).view(">u8").astype(np.uint64)
+
+
+def simhashes(coefficients: npt.NDArray[np.float64]) -> npt.NDArray[np.uint64]:
+    """The hashes of many coefficient vectors (one per row) at once, for modelling photos in
+    bulk; a bit whose projection is within rounding of 0 may differ from ``_hash_of``'s."""
+    bits = (coefficients @ _PLANES.T) > 0
+    return np.packbits(bits, axis=1).view(">u8").astype(np.uint64)
 
 
 def photo_hash(image: Image.Image) -> Hash:

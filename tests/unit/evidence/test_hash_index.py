@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.evidence.core.hash_index import HashIndex, brute_force_nearest
+from services.evidence.core.phash import COEFFICIENTS, simhashes
 
 
 def _brute_distances(hashes, query):
@@ -128,3 +129,21 @@ def test_hashes_differing_in_every_substring_are_found():
         distance = int(np.bitwise_count(query ^ hashes[i]).sum())
         assert index.nearest(query, 47) == (ids[i], distance)
         assert index.nearest(query, distance - 1) is None
+
+
+def test_crowded_hashes_agree_with_brute_force():
+    """Hashes crowded as photos' are (SimHashes of coefficient vectors with a common direction
+    and a few strong components): some lookups enumerate buckets, some scan instead."""
+    rng = np.random.default_rng(13)
+    scale = 1.0 / np.sqrt(np.arange(1, COEFFICIENTS + 1))  # low frequencies dominate
+    mean = 0.5 * rng.standard_normal(COEFFICIENTS) * scale  # half of these lookups scan
+    vectors = mean + rng.standard_normal((20_000, COEFFICIENTS)) * scale
+    hashes = simhashes(vectors)
+    ids = [str(i) for i in range(len(hashes))]
+    index = HashIndex.build(ids, hashes)
+    queries = simhashes(mean + rng.standard_normal((30, COEFFICIENTS)) * scale)
+    for query in queries:
+        distances = _brute_distances(hashes, query)
+        for r in (20, 35, 47):
+            expected = [(ids[j], d) for d, j in _brute_top_k(hashes, query, 50, r, distances)]
+            assert index.top_k(query, 50, r) == expected
