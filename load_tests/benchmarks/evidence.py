@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from load_tests.harness import ROOT, BenchContext, BenchResult, Measure, benchmark
-from load_tests.photo_corpus import EDITS, write_corpus
+from load_tests.photo_corpus import EDITS, original, render_world, write_corpus
 from services.evidence.core.hash_index import HashIndex, brute_force_nearest, brute_force_top_k
 from services.evidence.core.matching import (
     CANDIDATE_DISTANCE,
@@ -27,7 +27,15 @@ from services.evidence.core.matching import (
     CANDIDATES,
     decode,
 )
-from services.evidence.core.phash import INDEX_VIEWS, WORDS, Hash, phash64
+from services.evidence.core.phash import (
+    INDEX_VIEWS,
+    WORDS,
+    Hash,
+    low_frequencies,
+    phash64,
+    simhashes,
+    thumbnail,
+)
 
 SCENES = 1_000  # indexed originals; +30% unrelated scenes, ~60% reused, ~30% shot again
 CORPUS_SEED = 11
@@ -153,7 +161,7 @@ async def photo_matching(ctx: BenchContext) -> BenchResult:
 
 LOOKUP_SIZES = (100_000, 1_000_000)
 PLANTED = 500  # queries near a stored hash (0–CANDIDATE_DISTANCE bits away) …
-ABSENT = 500  # … and queries near none
+ABSENT = 500  # … and queries near none: fresh hashes of the same kind
 BRUTE_QUERIES = 100  # the scan is slow: fewer of its lookups, same distribution
 LOOKUP_SEED = 29
 # The largest index again, grown as the service grows one (a photo's hashes at a time) at its
@@ -161,16 +169,41 @@ LOOKUP_SEED = 29
 # GROWN_TAIL, which lookups scan (just under the 4,096 they scan before indexing them).
 GROWN_FROM = 800_000
 GROWN_TAIL = 4_000
+# Photo-like hashes: uniform random ones flatter any index, as photos' bits are biased and
+# correlated. These are SimHashes of coefficient vectors drawn from a Gaussian fitted to the
+# index views of generated originals (PHOTO_SCENES scenes, seed LOOKUP_SEED: not the corpus
+# evidence_photo_matching scores on).
+PHOTO_SCENES = 300
+
+Hashes = npt.NDArray[np.uint64]
+Source = Callable[[np.random.Generator, int], Hashes]
 
 
-def _random_hashes(rng: np.random.Generator, n: int) -> npt.NDArray[np.uint64]:
+def _random_hashes(rng: np.random.Generator, n: int) -> Hashes:
     return np.frombuffer(rng.bytes(n * WORDS * 8), dtype=np.uint64).reshape(n, WORDS).copy()
 
 
-def _lookup_queries(
-    rng: np.random.Generator, stored: npt.NDArray[np.uint64]
-) -> npt.NDArray[np.uint64]:
-    """Planted near-duplicates (a stored hash with 0–CANDIDATE_DISTANCE bits flipped) and random
+def _photo_like() -> Source:
+    """A source of photo-like hashes (see PHOTO_SCENES)."""
+    vectors = []
+    for scene in range(PHOTO_SCENES):
+        image = decode(original(render_world(scene, LOOKUP_SEED), scene, LOOKUP_SEED))
+        vectors += [low_frequencies(thumbnail(image), *view) for view in INDEX_VIEWS]
+    fitted = np.asarray(vectors)
+    mean, covariance = fitted.mean(axis=0), np.cov(fitted, rowvar=False)
+
+    def draw(rng: np.random.Generator, n: int) -> Hashes:
+        chunks = [
+            simhashes(rng.multivariate_normal(mean, covariance, min(100_000, n - i)))
+            for i in range(0, n, 100_000)
+        ]
+        return np.concatenate(chunks)
+
+    return draw
+
+
+def _lookup_queries(rng: np.random.Generator, stored: Hashes, fresh: Source) -> Hashes:
+    """Planted near-duplicates (a stored hash with 0–CANDIDATE_DISTANCE bits flipped) and fresh
     hashes, shuffled."""
     near = stored[rng.integers(0, len(stored), PLANTED)].copy()
     for row in near:
@@ -178,11 +211,11 @@ def _lookup_queries(
             WORDS * 64, int(rng.integers(0, CANDIDATE_DISTANCE + 1)), replace=False
         ):
             row[bit // 64] ^= np.uint64(1) << np.uint64(bit % 64)
-    queries = np.concatenate([near, _random_hashes(rng, ABSENT)])
+    queries = np.concatenate([near, fresh(rng, ABSENT)])
     return queries[rng.permutation(len(queries))]
 
 
-def _grown(ids: list[str], stored: npt.NDArray[np.uint64]) -> HashIndex:
+def _grown(ids: list[str], stored: Hashes) -> HashIndex:
     """``stored`` indexed as described at GROWN_FROM."""
     index = HashIndex.build(ids[:GROWN_FROM], stored[:GROWN_FROM])
     views = len(INDEX_VIEWS)
@@ -201,7 +234,7 @@ class _Times:
     wall: list[float]
     cpu: list[float]
 
-    def time(self, lookup: Callable[[Hash], object], queries: npt.NDArray[np.uint64]) -> None:
+    def time(self, lookup: Callable[[Hash], object], queries: Hashes) -> None:
         for q in queries:
             begun, begun_cpu = time.perf_counter(), time.thread_time()
             lookup(q)
@@ -217,22 +250,25 @@ class _Times:
         }
 
 
-def _lookup_figures(rng: np.random.Generator, size: int) -> dict[str, float]:
-    """Latencies of the index (and of the grown index, at GROWN_FROM and beyond) and of the
-    scan over ``size`` random hashes, alternating (ABBA) so machine noise hits them alike;
+def _lookup_figures(
+    rng: np.random.Generator, size: int, source: Source, grown: bool
+) -> dict[str, float]:
+    """Latencies of the index (and of the index ``grown`` as at GROWN_FROM) and of the scan
+    over ``size`` hashes from ``source``, alternating (ABBA) so machine noise hits them alike;
     exactness checked on the scan's queries first."""
-    stored = _random_hashes(rng, size)
+    stored = source(rng, size)
     ids = [f"p{i}" for i in range(size)]
     begun = time.perf_counter()
     built = {"index": HashIndex.build(ids, stored)}
     build_seconds = time.perf_counter() - begun
-    if size > GROWN_FROM:
+    if grown:
         built["grown"] = _grown(ids, stored)
-    queries = _lookup_queries(rng, stored)
+    queries = _lookup_queries(rng, stored, source)
     sample = queries[:BRUTE_QUERIES]
+    columns = np.asfortranarray(stored)  # the scan at its fastest: each word contiguous
 
     def scanned(q: Hash) -> object:
-        return brute_force_top_k(ids, stored, q, CANDIDATE_ENTRIES, CANDIDATE_DISTANCE)
+        return brute_force_top_k(ids, columns, q, CANDIDATE_ENTRIES, CANDIDATE_DISTANCE)
 
     def lookups(index: HashIndex) -> Callable[[Hash], object]:
         return lambda q: index.top_k(q, CANDIDATE_ENTRIES, CANDIDATE_DISTANCE)
@@ -252,26 +288,41 @@ def _lookup_figures(rng: np.random.Generator, size: int) -> dict[str, float]:
     return figures | {"build_seconds": round(build_seconds, 2)}
 
 
-@benchmark("evidence_hash_lookup")
-async def hash_lookup(ctx: BenchContext) -> BenchResult:
-    """``HashIndex.top_k`` as candidates are looked up (the nearest CANDIDATE_ENTRIES within
-    CANDIDATE_DISTANCE) over 100,000 and 1,000,000 random 256-bit hashes, beside a vectorised
-    numpy scan of the same hashes for the same queries."""
-    rng = np.random.default_rng(LOOKUP_SEED)
-    figures = {str(size): _lookup_figures(rng, size) for size in LOOKUP_SIZES}
-    big = figures[str(LOOKUP_SIZES[-1])]
-
-    def side(prefixes: tuple[str, ...]) -> dict[str, dict[str, float]]:
-        return {
-            f"at_{k}": {n: v for n, v in f.items() if n.startswith(prefixes)}
-            for k, f in figures.items()
-        }
-
-    def summary(f: dict[str, float], name: str) -> str:
+def _summary(figures: dict[str, dict[str, float]]) -> str:
+    def one(f: dict[str, float], name: str) -> str:
         return (
             f"{f[f'{name}_p50_ms']:.2f}/{f[f'{name}_p95_ms']:.2f}/{f[f'{name}_p99_ms']:.2f} ms "
             f"(CPU {f[f'{name}_cpu_mean_ms']:.2f} ms)"
         )
+
+    return "; ".join(
+        f"{int(k):,}: index {one(f, 'index')}"
+        + (f", grown {one(f, 'grown')}" if "grown_p50_ms" in f else "")
+        + f" vs scan {one(f, 'scan')}"
+        for k, f in figures.items()
+    )
+
+
+@benchmark("evidence_hash_lookup")
+async def hash_lookup(ctx: BenchContext) -> BenchResult:
+    """``HashIndex.top_k`` as candidates are looked up (the nearest CANDIDATE_ENTRIES within
+    CANDIDATE_DISTANCE) over 100,000 and 1,000,000 256-bit hashes, uniform random and
+    photo-like, beside a vectorised numpy scan of the same hashes for the same queries."""
+    rng = np.random.default_rng(LOOKUP_SEED)
+    uniform = {
+        str(size): _lookup_figures(rng, size, _random_hashes, size > GROWN_FROM)
+        for size in LOOKUP_SIZES
+    }
+    photo_like = _photo_like()
+    photos = {str(size): _lookup_figures(rng, size, photo_like, False) for size in LOOKUP_SIZES}
+    big = uniform[str(LOOKUP_SIZES[-1])]
+
+    def side(prefixes: tuple[str, ...]) -> dict[str, dict[str, float]]:
+        return {
+            f"{kind}_at_{k}": {n: v for n, v in f.items() if n.startswith(prefixes)}
+            for kind, figures in (("uniform", uniform), ("photo_like", photos))
+            for k, f in figures.items()
+        }
 
     return BenchResult(
         Measure(
@@ -288,19 +339,15 @@ async def hash_lookup(ctx: BenchContext) -> BenchResult:
             "target_p99_ms": 5.0,
             "grown_from": GROWN_FROM,
             "grown_tail": GROWN_TAIL,
+            "photo_scenes": PHOTO_SCENES,
             "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         },
         note=(
-            "one core; lookups/s = 1/p50 at 1,000,000 hashes; p50/p95/p99 wall-clock (CPU: "
-            "this thread's mean, which other processes on the machine do not inflate). "
-            + "; ".join(
-                f"{int(k):,}: index {summary(f, 'index')}"
-                + (f", grown {summary(f, 'grown')}" if "grown_p50_ms" in f else "")
-                + f" vs scan {summary(f, 'scan')}"
-                for k, f in figures.items()
-            )
-            + f". Queries: {PLANTED} planted near-duplicates (0–{CANDIDATE_DISTANCE} bits) and "
-            f"{ABSENT} random; the scan times the first {BRUTE_QUERIES}. Grown: built over "
+            "one core; lookups/s = 1/p50 at 1,000,000 uniform random hashes; p50/p95/p99 "
+            "wall-clock (CPU: this thread's mean, which other processes inflate less). Uniform "
+            f"random hashes: {_summary(uniform)}. Photo-like hashes: {_summary(photos)}. "
+            f"Queries: {PLANTED} planted near-duplicates (0–{CANDIDATE_DISTANCE} bits) and "
+            f"{ABSENT} fresh hashes; the scan times the first {BRUTE_QUERIES}. Grown: built over "
             f"{GROWN_FROM:,}, the rest added a photo at a time, the last {GROWN_TAIL:,} not yet "
             "indexed. Target p99 < 5 ms."
         ),
