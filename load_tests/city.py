@@ -46,6 +46,8 @@ MIX: dict[str, float] = {
     "claim_page": 0.15,  # claims.GetClaim + claims.GetAuditTrail
 }
 STORM_SHARE = 0.6  # of alarms: a repeat of a fault reported moments ago
+# The load's tokens reach Zhuzhou (``load.ROLES``), where its elevators are built.
+REGION_PREFIX = "4302"
 MAX_CODES = 5_000  # registration codes the users pick from; enough variety, bounded memory
 EVIDENCE_FOLDERS = 200
 LOAD_CONTRACTOR = "load-contractor-1"
@@ -128,8 +130,11 @@ async def prepare(
             page = await policy.ListElevators(
                 ppb.ListElevatorsRequest(page_size=500, page_token=token), metadata=service
             )
-            total += len(page.elevators)
-            codes += [e.spec.registration_code for e in page.elevators][: MAX_CODES - len(codes)]
+            # Only elevators the load's tokens may reach: the registry may hold others (tests,
+            # other cities), and a report on one of them would be refused, not measured.
+            ours = [e for e in page.elevators if e.region_code.startswith(REGION_PREFIX)]
+            total += len(ours)
+            codes += [e.spec.registration_code for e in ours][: MAX_CODES - len(codes)]
             token = page.next_page_token
             if not token:
                 break
@@ -154,7 +159,11 @@ async def prepare(
                     "run again to build the rest (the registry keeps them)"
                 )
         claims = claims_pb2_grpc.ClaimsServiceStub(claims_channel)
-        listed = await claims.ListClaims(cpb.ListClaimsRequest(page_size=200), metadata=service)
+        # The claim pages are read by the load's adjuster: claims of its region, any state.
+        listed = await claims.ListClaims(
+            cpb.ListClaimsRequest(page_size=200, region_code=REGION_PREFIX, include_closed=True),
+            metadata=service,
+        )
         claim_ids = [c.claim_id for c in listed.claims]
         evidence = evidence_pb2_grpc.EvidenceServiceStub(evidence_channel)
         folders = [f"load-{uuid.uuid4().hex[:12]}" for _ in range(EVIDENCE_FOLDERS)]

@@ -53,6 +53,7 @@ class ElevatorFacts:
     elevator_id: str
     registration_code: str
     region_code: str
+    community_id: str = ""
     # What pricing needs to judge quantities (rope metres, landing doors, a second machine).
     brand: str = ""
     rope_count: int = 0
@@ -153,6 +154,7 @@ class GrpcPolicyClient:
             e.elevator_id,
             e.spec.registration_code,
             e.region_code,
+            community_id=e.community_id,
             brand=e.spec.brand,
             rope_count=e.spec.rope_count,
             rope_length_m=e.spec.rope_length_m,

@@ -13,9 +13,27 @@ from google.protobuf.message import Message
 from elevins.claims.v1 import claims_pb2 as pb
 from elevins.claims.v1 import claims_pb2_grpc
 from services.claims.clients import UpstreamUnavailable
+from services.claims.domain.clocks import ClockKind
+from services.claims.domain.dashboard import (
+    BUCKET_BOUNDS,
+    DEFAULT_MONTHS,
+    MAX_MONTHS,
+    buckets,
+    share,
+)
+from services.claims.domain.queue import QueueFilter, is_reason_code, is_region_prefix
 from services.claims.domain.quotes import RawLine, parse_quote_lines
-from services.claims.store import ClaimRow, ClaimsStore, ClockRow, PayoutRow, QuoteRow
-from services.claims.usecases import ClaimsUseCases
+from services.claims.domain.states import ClaimState
+from services.claims.store import (
+    ClaimRow,
+    ClaimsStore,
+    ClockCounts,
+    ClockRow,
+    PayoutRow,
+    QueueRow,
+    QuoteRow,
+)
+from services.claims.usecases import ClaimsUseCases, Dashboard
 from shared.errors import (
     FieldViolation,
     ServiceError,
@@ -42,6 +60,8 @@ _DECISIONS = {
     pb.DECISION_KIND_REQUEST_EVIDENCE: "request_evidence",
 }
 MAX_PAGE = 200
+DEFAULT_PAGE = 50
+_STATES = frozenset(state.value for state in ClaimState)
 MAX_QUOTE_LINES = 200
 
 
@@ -286,29 +306,69 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         v = Violations()
         v.require(0 <= request.page_size <= MAX_PAGE, "page_size", f"0 to {MAX_PAGE}")
         v.require(
-            request.page_token == "" or request.page_token.isdigit(),
-            "page_token",
-            "a token from a previous page",
+            request.state == "" or request.state in _STATES, "state", "one of the claim states"
+        )
+        v.require(
+            request.region_code == "" or is_region_prefix(request.region_code),
+            "region_code",
+            "a GB/T 2260 region code or prefix, 2 to 6 digits",
+        )
+        v.require(
+            request.flag == "" or is_reason_code(request.flag),
+            "flag",
+            "a reason code such as PRICE_ABOVE_REFERENCE",
         )
         v.raise_if_any()
-        size = request.page_size or 50
-        offset = int(request.page_token or 0)
+        filters = QueueFilter(
+            state=request.state,
+            region_code=request.region_code,
+            contractor_id=request.contractor_id,
+            breached_only=request.breached_only,
+            flag=request.flag,
+            include_closed=request.include_closed,
+        )
 
         async def work(store: ClaimsStore) -> pb.ListClaimsResponse:
-            rows = await self.uc.list(
+            page = await self.uc.queue(
                 store,
-                state=request.state,
-                region_code=request.region_code,
-                contractor_id=request.contractor_id,
-                breached_only=request.breached_only,
-                offset=offset,
-                limit=size + 1,
+                filters,
+                page_token=request.page_token,
+                page_size=request.page_size or DEFAULT_PAGE,
             )
-            return pb.ListClaimsResponse(
-                claims=[await claim_pb(store, r, full=False) for r in rows[:size]],
-                next_page_token=str(offset + size) if len(rows) > size else "",
-                breaches_by_clock=await store.breach_counts(),
+            response = pb.ListClaimsResponse(
+                items=[_summary_pb(r) for r in page.rows],
+                next_page_token=page.next_page_token,
+                breaches_by_clock=page.totals.breaches,
+                total_size=page.totals.claims,
             )
+            if page.rows and not request.summaries_only:
+                # Three queries for the page whatever its size, never one per claim.
+                ids = [r.id for r in page.rows]
+                rows, clocks = await store.claims_by_ids(ids), await store.clocks_of(ids)
+                response.claims.extend(
+                    [await claim_pb(store, rows[i], full=False, clocks=clocks[i]) for i in ids]
+                )
+            return response
+
+        return await self.uc.read(work)
+
+    async def GetDashboard(
+        self, request: pb.GetDashboardRequest, context: Any
+    ) -> pb.GetDashboardResponse:
+        v = Violations()
+        v.require(
+            request.region_code == "" or is_region_prefix(request.region_code),
+            "region_code",
+            "a GB/T 2260 region code or prefix, 2 to 6 digits",
+        )
+        v.require(0 <= request.months <= MAX_MONTHS, "months", f"0 to {MAX_MONTHS}")
+        v.raise_if_any()
+
+        async def work(store: ClaimsStore) -> pb.GetDashboardResponse:
+            found = await self.uc.dashboard(
+                store, region_code=request.region_code, months=request.months or DEFAULT_MONTHS
+            )
+            return dashboard_pb(found)
 
         return await self.uc.read(work)
 
@@ -371,7 +431,15 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         return await self.uc.read(work)
 
 
-async def claim_pb(store: ClaimsStore, claim: ClaimRow, *, full: bool = True) -> pb.Claim:
+async def claim_pb(
+    store: ClaimsStore,
+    claim: ClaimRow,
+    *,
+    full: bool = True,
+    clocks: list[ClockRow] | None = None,
+) -> pb.Claim:
+    """The claim; ``full=False`` leaves out the quote, decisions, payout and timeline (their
+    queries), ``clocks`` when the caller read them already (a page's in one query)."""
     message = pb.Claim(
         claim_id=claim.id,
         state=claim.state,
@@ -389,7 +457,8 @@ async def claim_pb(store: ClaimsStore, claim: ClaimRow, *, full: bool = True) ->
         property_manager_confirmed=bool(claim.pm_confirmed_by),
         owner_representative_confirmed=bool(claim.owner_confirmed_by),
         approved_total_fen=claim.approved_total_fen or 0,
-        clocks=[_clock_pb(c) for c in await store.clocks(claim.id)],
+        community_id=claim.community_id or "",
+        clocks=[_clock_pb(c) for c in (await store.clocks(claim.id) if clocks is None else clocks)],
     )
     if not full:
         return message
@@ -494,4 +563,88 @@ def _quote_pb(q: QuoteRow, claim: ClaimRow) -> pb.Quote:
 def _payout_pb(p: PayoutRow) -> pb.Payout:
     return pb.Payout(
         amount_fen=p.amount_fen, contractor_id=p.contractor_id, paid_at=to_timestamp(p.paid_at)
+    )
+
+
+def _summary_pb(r: QueueRow) -> pb.ClaimSummary:
+    summary = pb.ClaimSummary(
+        claim_id=r.id,
+        state=r.state,
+        region_code=r.region_code,
+        community_id=r.community_id or "",
+        elevator_id=r.elevator_id,
+        registration_code=r.registration_code,
+        fault_category=r.category,
+        contractor_id=r.contractor_id or "",
+        reported_at=to_timestamp(r.reported_at),
+        report_count=r.report_count,
+        next_due_at=to_timestamp(r.next_due_at),
+        next_due_clock=r.next_due_clock or "",
+        breached_clocks=r.breached_clocks,
+        flags=r.flags,
+    )
+    if r.quoted_total_fen is not None:
+        summary.quoted_total_fen = r.quoted_total_fen
+    if r.approved_total_fen is not None:
+        summary.approved_total_fen = r.approved_total_fen
+    return summary
+
+
+def dashboard_pb(found: Dashboard) -> pb.GetDashboardResponse:
+    counts, span = found.counts, found.window
+    by_state: dict[str, int] = {}
+    by_month = dict.fromkeys(span.months, 0)
+    money = pb.MoneyFigures()
+    for row in counts.by_state_month:
+        by_state[row.state] = by_state.get(row.state, 0) + row.claims
+        by_month[row.month] = by_month.get(row.month, 0) + row.claims
+        money.approved_claims += row.approved_claims
+        money.quoted_fen += row.quoted_fen
+        money.approved_fen += row.approved_fen
+        money.paid_fen += row.paid_fen
+    money.trimmed_fen = money.quoted_fen - money.approved_fen
+    response = pb.GetDashboardResponse(
+        window_start=to_timestamp(span.start),
+        window_end=to_timestamp(span.end),
+        claims=sum(by_state.values()),
+        claims_by_state=by_state,
+        claims_by_month=[pb.MonthFigures(month=m, claims=n) for m, n in by_month.items()],
+        money=money,
+        communities=[
+            pb.CommunityFigures(
+                community_id=c.community_id,
+                region_code=c.region_code,
+                claims=c.claims,
+                elevators_with_claims=c.elevators,
+            )
+            for c in counts.communities
+        ],
+        communities_total=counts.communities_total,
+    )
+    for kind, target in (
+        (ClockKind.ARRIVAL, response.arrival),
+        (ClockKind.REPAIR, response.repair),
+        (ClockKind.PAYMENT, response.payment),
+    ):
+        target.CopyFrom(_clock_figures_pb(counts.clocks.get(kind.value), BUCKET_BOUNDS[kind]))
+    return response
+
+
+def _clock_figures_pb(found: ClockCounts | None, bounds: tuple[int, ...]) -> pb.ClockFigures:
+    histogram = [
+        pb.DurationBucket(from_seconds=low, to_seconds=high, count=n)
+        for low, high, n in buckets(bounds, found.histogram if found else {})
+    ]
+    if found is None:
+        return pb.ClockFigures(histogram=histogram)
+    return pb.ClockFigures(
+        met=found.met,
+        met_on_time=found.met_on_time,
+        met_within_target=found.met_within_target,
+        on_time_share=share(found.met_on_time, found.met),
+        within_target_share=share(found.met_within_target, found.met),
+        median_seconds=round(found.median_seconds or 0),
+        running=found.running,
+        running_overdue=found.running_overdue,
+        histogram=histogram,
     )

@@ -26,6 +26,7 @@ from services.claims.domain.adjudication import (
 )
 from services.claims.domain.audit import next_event
 from services.claims.domain.clocks import ClockKind, deadlines_on_report, payment_deadline
+from services.claims.domain.dashboard import BUCKET_BOUNDS, TOP_COMMUNITIES, Window, window
 from services.claims.domain.errors import (
     ClaimNotFound,
     IllegalTransition,
@@ -33,6 +34,12 @@ from services.claims.domain.errors import (
     PreconditionFailed,
 )
 from services.claims.domain.intake import validate_report
+from services.claims.domain.queue import (
+    QueueFilter,
+    decode_page_token,
+    encode_page_token,
+    flags_of,
+)
 from services.claims.domain.quotes import Quote, QuoteLine
 from services.claims.domain.review import (
     Decision,
@@ -46,7 +53,14 @@ from services.claims.domain.review import (
     state_after_decision,
 )
 from services.claims.domain.states import Action, ClaimState, check_role, perform
-from services.claims.store import ClaimRow, ClaimsStore, new_claim_id
+from services.claims.store import (
+    ClaimRow,
+    ClaimsStore,
+    DashboardCounts,
+    QueueRow,
+    QueueTotals,
+    new_claim_id,
+)
 from shared.auth import Role, current_principal, require_region, require_role
 from shared.clock import Clock, shanghai_date
 from shared.telemetry import annotate, tracer
@@ -59,6 +73,8 @@ _tracer = tracer(__name__)
 PIPELINE_ACTOR = "claims-pipeline"
 # IoT platforms and property managers (partners), the insurer's own people and systems.
 REPORTERS = (Role.PARTNER, Role.SERVICE, Role.ADJUSTER, Role.SUPERVISOR)
+# The insurer's people who watch the scheme's figures (not contractors, not partners).
+DASHBOARD_ROLES = (Role.ADJUSTER, Role.SENIOR_REVIEWER, Role.SUPERVISOR, Role.AUDITOR)
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,19 @@ class Intake(Generic[R]):
     created: bool
     # What the caller built from the claim inside the same transaction (e.g. its reply).
     reply: R
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    next_page_token: str
+    totals: QueueTotals
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    window: Window
+    counts: DashboardCounts
 
 
 class ContractorBlacklisted(PreconditionFailed):
@@ -174,6 +203,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
                 reported_at=report.reported_at,
                 reported_by=principal.subject,
                 updated_at=now,
+                community_id=elevator.community_id or None,
             )
             await store.add_report(
                 source=report.source.value,
@@ -183,14 +213,9 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
                 reported_by=principal.subject,
                 occurred_at=report.reported_at,
             )
-            for deadline in deadlines_on_report(report.category, report.reported_at):
-                await store.start_clock(
-                    claim_id,
-                    kind=deadline.kind.value,
-                    starts_at=deadline.starts_at,
-                    due_at=deadline.due_at,
-                    target_at=deadline.target_at,
-                )
+            await store.start_clocks(
+                claim_id, deadlines_on_report(report.category, report.reported_at)
+            )
             await self._audit(
                 store,
                 claim_id,
@@ -249,7 +274,11 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         now = self.clock.now()
         total_fen = sum(line.amount_fen for line in lines)
         claim = await self._move(
-            store, claim, Action.SUBMIT_QUOTE, quote_submitter=principal.subject
+            store,
+            claim,
+            Action.SUBMIT_QUOTE,
+            quote_submitter=principal.subject,
+            quoted_total_fen=total_fen,
         )
         version = await store.add_quote(
             claim_id,
@@ -348,6 +377,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
         straight = recommendation.straight_through and coverage.policy_id is not None
         values: dict[str, Any] = {
             "recommendation": _jsonable(recommendation),
+            "flags": list(flags_of(recommendation)),
             "policy_id": coverage.policy_id,
         }
         if straight:
@@ -482,14 +512,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
             owner_confirmed_by=owner,
         )
         if both:
-            deadline = payment_deadline(now, self.calendar)
-            await store.start_clock(
-                claim_id,
-                kind=deadline.kind.value,
-                starts_at=deadline.starts_at,
-                due_at=deadline.due_at,
-                target_at=deadline.target_at,
-            )
+            await store.start_clocks(claim_id, [payment_deadline(now, self.calendar)])
         return moved
 
     async def pay(self, store: ClaimsStore, *, claim_id: str) -> ClaimRow:
@@ -539,30 +562,44 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
     async def get(self, store: ClaimsStore, claim_id: str) -> ClaimRow:
         return await self._claim(store, claim_id, lock=False)
 
-    async def list(
-        self,
-        store: ClaimsStore,
-        *,
-        state: str,
-        region_code: str,
-        contractor_id: str,
-        breached_only: bool,
-        offset: int,
-        limit: int,
-    ) -> list[ClaimRow]:
+    async def queue(
+        self, store: ClaimsStore, filters: QueueFilter, *, page_token: str, page_size: int
+    ) -> QueuePage:
+        """A page of the work queue (``domain.queue``) within the caller's regions, and the
+        totals of the whole selection. A contractor sees only its own jobs."""
         principal = current_principal()
         prefixes = None if "*" in principal.regions else sorted(principal.regions)
         if principal.role is Role.CONTRACTOR:
-            contractor_id = principal.subject  # a contractor sees only its own jobs
-        return await store.list_claims(
-            state=state,
-            region_prefixes=prefixes,
-            region_code=region_code,
-            contractor_id=contractor_id,
-            breached_only=breached_only,
-            offset=offset,
-            limit=limit,
+            filters = replace(filters, contractor_id=principal.subject)
+        after = decode_page_token(page_token, filters) if page_token else None
+        rows = await store.list_queue(
+            filters, region_prefixes=prefixes, after=after, limit=page_size + 1
         )
+        page = rows[:page_size]
+        return QueuePage(
+            rows=page,
+            next_page_token=(
+                encode_page_token(page[-1].key, filters) if len(rows) > page_size else ""
+            ),
+            totals=await store.queue_totals(filters, region_prefixes=prefixes),
+        )
+
+    async def dashboard(self, store: ClaimsStore, *, region_code: str, months: int) -> Dashboard:
+        """The scheme's figures over the claims reported in the window, in the caller's
+        regions (``domain.dashboard``)."""
+        principal = require_role(*DASHBOARD_ROLES)
+        now = self.clock.now()
+        span = window(now, months)
+        counts = await store.dashboard(
+            region_prefixes=None if "*" in principal.regions else sorted(principal.regions),
+            region_code=region_code,
+            start=span.start,
+            end=span.end,
+            now=now,
+            bucket_bounds={k.value: b for k, b in BUCKET_BOUNDS.items()},
+            top_communities=TOP_COMMUNITIES,
+        )
+        return Dashboard(window=span, counts=counts)
 
     # ------------------------------------------------------------ clocks
 

@@ -115,8 +115,14 @@ TRANSITIONS: Mapping[tuple[ClaimState, Action], frozenset[ClaimState]] = Mapping
 
 TERMINAL: frozenset[ClaimState] = frozenset({S.CLOSED})
 
-# Open claims: an alarm for the same elevator and fault folds into one of these.
+# Open claims: every state but closed.
 OPEN: frozenset[ClaimState] = frozenset(ClaimState) - TERMINAL
+
+# Active claims: someone still has to act (rejected, paid and closed wait for nobody). An alarm
+# for the same elevator and fault folds into one of these, and the work queue lists them by
+# default. The migrations spell the same set in SQL (a partial unique index, the generated
+# ``claims.active`` column).
+ACTIVE: frozenset[ClaimState] = frozenset(ClaimState) - {S.REJECTED, S.PAID, S.CLOSED}
 
 _R = Role
 _REVIEWERS = frozenset({_R.ADJUSTER, _R.SENIOR_REVIEWER, _R.SUPERVISOR})

@@ -145,10 +145,17 @@ class World:
         *,
         areas: Sequence[str] = ("90.00", "110.00", "100.00"),
         appreciation_fen: int = 200_000,
+        region: str = "430202",
+        community_id: str = "",
+        unit: str = "1",
     ) -> tuple[pb.Elevator, pb.Policy]:
-        community = await self.community(appreciation_fen=appreciation_fen)
-        flats = await self.flats(community.community_id, areas)
-        elevator = await self.elevator(community.community_id)
+        """An elevator with a passed vote and a policy in force, in a new community (or in
+        ``community_id``, serving a unit of its own)."""
+        if not community_id:
+            community = await self.community(region=region, appreciation_fen=appreciation_fen)
+            community_id = community.community_id
+        flats = await self.flats(community_id, areas, unit=unit)
+        elevator = await self.elevator(community_id, unit=unit)
         await self.vote(elevator.elevator_id, {f.owner_id: pb.BALLOT_CHOICE_AGREE for f in flats})
         policy = (
             await self.stub.IssuePolicy(
