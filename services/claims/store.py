@@ -867,7 +867,8 @@ class ClaimsStore:
             .where(*scope)
             .group_by(c.state, month)
         )
-        return [_row(StateMonth, r) for r in rows]
+        # sum(bigint) is numeric in PostgreSQL: whole fen, as int.
+        return [StateMonth(r.state, r.month, *(int(v) for v in r[2:])) for r in rows]
 
     async def _clock_counts(
         self,
