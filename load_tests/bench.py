@@ -20,6 +20,7 @@ from pathlib import Path
 
 from load_tests.benchmarks import (
     claims,
+    claims_queue,
     contractors,
     evidence,
     evidence_upload,
@@ -45,6 +46,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     policy.vote_decide,
     policy.funding_plan,
     claims.fnol_intake,
+    claims_queue.queue_100k,
     pricing.match_lines,
     validation.core_rows,
     validation.grpc_rows,

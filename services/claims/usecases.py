@@ -533,7 +533,7 @@ class ClaimsUseCases(Transactions[ClaimsStore]):
             at=now,
             by=current_principal().subject,
         )
-        moved = await self._move(store, claim, Action.PAY)
+        moved = await self._move(store, claim, Action.PAY, paid_fen=claim.approved_total_fen)
         await self._stop_clock(store, claim_id, ClockKind.PAYMENT, now)
         await store.emit(
             "claim.paid",

@@ -1,6 +1,6 @@
 """The work queue over the real API: risk order, filters, keyset paging, who sees what.
 
-The claims live in regions of their own (4398xx), so the callers' tokens, scoped to them, see
+The claims live in regions of their own (439801, 439802), so the callers' tokens, scoped to them, see
 exactly the claims made here whatever the other tests put in the shared database.
 """
 
@@ -44,8 +44,8 @@ UNKNOWN_PART = pb.QuoteLineInput(
 class Queue:
     """Named claims, built once for the module, and who made them."""
 
-    north: Actors  # contractor ctr-north, tokens for 4398 (both regions)
-    south: Actors  # contractor ctr-south, tokens for 4398
+    north: Actors  # contractor ctr-north, tokens for both regions
+    south: Actors  # contractor ctr-south, tokens for both regions
     ids: dict[str, str]
     mint: Callable[..., str]
 
@@ -71,8 +71,8 @@ class Queue:
 @pytest.fixture(scope="module")
 async def queue(claims_channel, policy_channel, policy_addr, service_environ, mint) -> Queue:
     world = World(policy_channel, mint("service"))
-    north = Actors(claims_channel, mint, contractor="ctr-north", regions=("4398",))
-    south = Actors(claims_channel, mint, contractor="ctr-south", regions=("4398",))
+    north = Actors(claims_channel, mint, contractor="ctr-north", regions=(NORTH, SOUTH))
+    south = Actors(claims_channel, mint, contractor="ctr-south", regions=(NORTH, SOUTH))
     now = datetime.now(UTC)
 
     async def elevator(region: str) -> str:

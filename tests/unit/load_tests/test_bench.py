@@ -166,6 +166,7 @@ def test_registered_names_are_unique_and_start_with_a_service():
     services = {"policy", "claims", "pricing", "validation", "contractors", "evidence", "exchange"}
     assert all(name.split("_")[0] in services for name in names)
     assert "claims_fnol_intake" in names
+    assert "claims_queue_100k" in names
 
 
 async def test_a_failing_benchmark_does_not_stop_the_others(tmp_path):
