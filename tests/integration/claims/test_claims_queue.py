@@ -1,7 +1,7 @@
 """The work queue over the real API: risk order, filters, keyset paging, who sees what.
 
-The claims live in regions of their own (439801, 439802), so the callers' tokens, scoped to them, see
-exactly the claims made here whatever the other tests put in the shared database.
+The claims live in regions of their own (439801, 439802), so the callers' tokens, scoped to
+them, see exactly the claims made here whatever the other tests put in the shared database.
 """
 
 from __future__ import annotations
@@ -292,7 +292,9 @@ async def test_the_queue_pages_are_read_from_an_index_without_sorting(
                 ("every state", QueueFilter(include_closed=True), after),
             ):
                 query = store.queue_query(filters, region_prefixes=["4398"], after=key, limit=51)
-                compiled = query.compile(dialect=conn.dialect)
+                compiled = query.compile(
+                    dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+                )
                 params = compiled.construct_params()
                 rows = await raw.fetch(
                     f"EXPLAIN {compiled}", *(params[k] for k in compiled.positiontup or ())
