@@ -274,6 +274,56 @@ async def interleaved_calls(
     return fresh, before
 
 
+# ------------------------------------------------------------------ where the time goes
+
+
+@contextlib.contextmanager
+def statement_times(target: ClaimsTarget) -> Iterator[list[float]]:
+    """Milliseconds of every SQL statement the claims engine runs while the block does."""
+    from sqlalchemy import event
+
+    engine = target.usecases._engine.sync_engine
+    spent: list[float] = []
+
+    def before(conn: Any, *args: Any) -> None:
+        conn.info["bench_begun"] = time.perf_counter()
+
+    def after(conn: Any, *args: Any) -> None:
+        spent.append((time.perf_counter() - conn.info.pop("bench_begun")) * 1000)
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield spent
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
+async def breakdown(
+    target: ClaimsTarget, calls: dict[str, tuple[Call, tuple[str, ...]]], repeats: int = 9
+) -> dict[str, dict[str, float]]:
+    """Median milliseconds of each statement of a call, named in the order the call runs them
+    (the rest of a call's server time is the pool, the transaction, auth and protobuf)."""
+    found: dict[str, dict[str, float]] = {}
+    for name, (call, labels) in calls.items():
+        runs: list[list[float]] = []
+        with statement_times(target) as spent:
+            for _ in range(repeats):
+                spent.clear()
+                await call()
+                runs.append(list(spent))
+        # The clock sweeper shares the engine: a run it ran into is left out.
+        runs = [r for r in runs if len(r) == len(labels)]
+        if not runs:
+            raise RuntimeError(f"{name}: no call ran exactly the statements {labels}")
+        found[name] = {
+            label: round(percentile(sorted(r[i] for r in runs), 50), 2)
+            for i, label in enumerate(labels)
+        }
+    return found
+
+
 # ------------------------------------------------------------------ the benchmark
 
 
@@ -405,6 +455,17 @@ async def queue_100k(ctx: BenchContext) -> BenchResult:
                     "metrics_figures_baseline": before.summary(),
                 }
             sample = await stub.GetDashboard(pb.GetDashboardRequest(), metadata=supervisor)
+            note("  where the time goes …")
+            parts = await breakdown(
+                target,
+                {
+                    "first_page": (listing(adjuster), ("page", "totals")),
+                    "dashboard_12_months": (
+                        lambda: stub.GetDashboard(pb.GetDashboardRequest(), metadata=supervisor),
+                        ("set_work_mem", "claims_pass", "clocks_pass", "communities_pass"),
+                    ),
+                },
+            )
 
     queue_p95 = {n: r["new"]["server"]["p95_ms"] for n, r in results.items()}
     worst = max(queue_p95, key=queue_p95.__getitem__)
@@ -428,6 +489,7 @@ async def queue_100k(ctx: BenchContext) -> BenchResult:
             "meets_target": queue_p95[worst] < TARGET_P95_MS,
             "scenarios": results,
             "dashboard": dashboards,
+            "statements_median_ms": parts,
             "dataset": {
                 "claims": len(bulk.claims),
                 "active": bulk.active,
