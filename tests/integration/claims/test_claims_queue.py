@@ -302,11 +302,10 @@ async def test_the_queue_pages_are_read_from_an_index_without_sorting(
                 plans[name] = "\n".join(r[0] for r in rows)
     finally:
         await engine.dispose()
-    for name, index in (
-        ("first", "claims_queue_active"),
-        ("later", "claims_queue_active"),
-        ("contractor", "claims_queue_contractor"),
-        ("every state", "claims_queue_all"),
-    ):
-        assert index in plans[name] and "Sort" not in plans[name], plans[name]
-    assert "Index Cond: (ROW(queue_due" in plans["later"], plans["later"]
+    # Which of the queue's indexes a plan walks depends on the statistics of a tiny table;
+    # that one of them yields the order, and a later page starts inside it, does not.
+    for name, plan in plans.items():
+        assert "Index Scan using claims_queue_" in plan and "Sort" not in plan, plan
+        if name != "first":
+            condition = next(line for line in plan.splitlines() if "Index Cond" in line)
+            assert "ROW(queue_due, queue_unflagged, queue_neg_amount, id) >" in condition, plan
