@@ -102,37 +102,23 @@ async def load(database_url: str, bulk: Bulk) -> dict[str, float]:
 
 # ------------------------------------------------------------------ the baseline: ListClaims before
 
-_OLD_COLUMNS = [
-    getattr(claims.c, name)
-    for name in (
-        "id",
-        "elevator_id",
-        "registration_code",
-        "region_code",
-        "category",
-        "peril",
-        "description",
-        "source",
-        "state",
-        "policy_id",
-        "contractor_id",
-        "report_count",
-        "reported_at",
-        "reported_by",
-        "quote_submitter",
-        "recommendation",
-        "first_decision",
-        "first_reviewer",
-        "second_decision",
-        "second_reviewer",
-        "approved_total_fen",
-        "line_approvals",
-        "pm_confirmed_by",
-        "owner_confirmed_by",
-        "escalated_at",
-        "updated_at",
-    )
-]
+# The claim row as it was before migration 0002 (the old query selected every column).
+_ADDED_BY_0002 = frozenset(
+    {
+        "community_id",
+        "next_due_at",
+        "next_due_clock",
+        "breached_clocks",
+        "flags",
+        "quoted_total_fen",
+        "paid_fen",
+        "active",
+        "queue_due",
+        "queue_unflagged",
+        "queue_neg_amount",
+    }
+)
+_OLD_COLUMNS = [c for c in claims.c if c.name not in _ADDED_BY_0002]
 
 
 @dataclass(frozen=True)
