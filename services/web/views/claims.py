@@ -23,7 +23,7 @@ from services.web.domain.reasons import DECISION_KINDS, DECISION_REASONS
 from services.web.domain.urgency import urgency
 from services.web.middleware import flash
 from services.web.pages import render
-from services.web.views.convert import flags_of, next_deadline, when
+from services.web.views.convert import when
 from services.web.views.guard import caller, requires, see_other, upstreams
 from shared.errors import details_of
 
@@ -45,6 +45,20 @@ STATES = (
     "paid",
     "closed",
 )
+# The flags a reviewer filters by most: padding, evidence, coverage, the contractor.
+QUEUE_FLAGS = (
+    "PRICE_ABOVE_REFERENCE",
+    "QTY_ABOVE_SPEC",
+    "PART_UNRELATED_TO_FAULT",
+    "LABOUR_ABOVE_NORM",
+    "UNMATCHED_ITEM",
+    "NO_REFERENCE_PRICE",
+    "EVIDENCE_FLAGGED",
+    "NOT_COVERED",
+    "LIMIT_CAPPED",
+    "CONTRACTOR_BLACKLISTED",
+    "VALIDATION_ERROR",
+)
 _KIND = {
     "approve": cpb.DECISION_KIND_APPROVE,
     "approve_in_part": cpb.DECISION_KIND_APPROVE_IN_PART,
@@ -53,16 +67,19 @@ _KIND = {
 }
 
 
-def _queue_row(claim: cpb.Claim, now: datetime) -> dict[str, Any]:
-    due, breached = next_deadline(claim)
+def queue_row(item: cpb.ClaimSummary, now: datetime) -> dict[str, Any]:
+    """A queue or job-list row from the claims service's summary (no per-claim calls)."""
+    due = when(item.next_due_at)
     return {
-        "claim": claim,
+        "claim": item,
         "due_at": due,
-        "urgency": urgency(due, now, breached=breached).value,
+        "urgency": urgency(due, now, breached=bool(item.breached_clocks)).value,
         "minutes_left": None if due is None else int((due - now).total_seconds() // 60),
-        "flags": flags_of(claim),
-        "amount_fen": claim.quote.total_fen if claim.HasField("quote") else None,
-        "reported_at": when(claim.reported_at),
+        "flags": list(item.flags),
+        "amount_fen": item.approved_total_fen
+        if item.HasField("approved_total_fen")
+        else (item.quoted_total_fen if item.HasField("quoted_total_fen") else None),
+        "reported_at": when(item.reported_at),
     }
 
 
@@ -70,19 +87,24 @@ def _queue_row(claim: cpb.Claim, now: datetime) -> dict[str, Any]:
 @requires(Capability.READ_CLAIMS)
 async def queue(request: web.Request) -> web.StreamResponse:
     q = request.query
-    region = q.get("region", "").strip()
-    state = q.get("state", "").strip()
-    contractor = q.get("contractor", "").strip()
-    breached = q.get("breached", "") == "1"
-    filters = {"region": region, "state": state, "contractor": contractor, "breached": breached}
-    call = caller(request)
-    reply = await call(
+    filters = {
+        "region": q.get("region", "").strip(),
+        "state": q.get("state", "").strip(),
+        "contractor": q.get("contractor", "").strip(),
+        "flag": q.get("flag", "").strip(),
+        "breached": q.get("breached", "") == "1",
+        "closed": q.get("closed", "") == "1",
+    }
+    reply = await caller(request)(
         upstreams(request).claims.ListClaims,
         cpb.ListClaimsRequest(
-            state=state,
-            region_code=region,
-            contractor_id=contractor,
-            breached_only=breached,
+            state=str(filters["state"]),
+            region_code=str(filters["region"]),
+            contractor_id=str(filters["contractor"]),
+            flag=str(filters["flag"]),
+            breached_only=bool(filters["breached"]),
+            include_closed=bool(filters["closed"]),
+            summaries_only=True,
             page_size=PAGE_SIZE,
             page_token=q.get("page", ""),
         ),
@@ -91,9 +113,11 @@ async def queue(request: web.Request) -> web.StreamResponse:
     return render(
         request,
         "queue.html",
-        rows=[_queue_row(c, now) for c in reply.claims],
+        rows=[queue_row(item, now) for item in reply.items],
         filters=filters,
         states=STATES,
+        flags=QUEUE_FLAGS,
+        total=reply.total_size,
         next_page=reply.next_page_token,
         request_page=q.get("page", ""),
         query_without_page=urlencode([(k, v) for k, v in q.items() if k != "page"]),

@@ -24,8 +24,8 @@ from services.web.domain.access import Capability
 from services.web.domain.formatting import yuan_to_fen
 from services.web.domain.i18n import Translator
 from services.web.pages import render
-from services.web.views.claims import act, claim_context, evidence_redirect
-from services.web.views.convert import next_deadline, when
+from services.web.views.claims import act, claim_context, evidence_redirect, queue_row
+from services.web.views.convert import when
 from services.web.views.guard import caller, requires, upstreams
 from shared.errors import details_of
 
@@ -57,21 +57,13 @@ UPLOAD_KINDS = (
 @requires(Capability.CONTRACTOR_WORK)
 async def my_jobs(request: web.Request) -> web.StreamResponse:
     reply = await caller(request)(
-        upstreams(request).claims.ListClaims, cpb.ListClaimsRequest(page_size=100)
+        upstreams(request).claims.ListClaims,
+        cpb.ListClaimsRequest(page_size=100, include_closed=True, summaries_only=True),
     )
     now = datetime.now(UTC)
-    jobs = []
-    for claim in reply.claims:
-        due, breached = next_deadline(claim)
-        jobs.append(
-            {
-                "claim": claim,
-                "due_at": due,
-                "breached": breached,
-                "open": claim.state in OPEN_FOR_CONTRACTOR,
-                "minutes_left": None if due is None else int((due - now).total_seconds() // 60),
-            }
-        )
+    jobs = [queue_row(item, now) for item in reply.items]
+    for job in jobs:
+        job["open"] = job["claim"].state in OPEN_FOR_CONTRACTOR
     return render(
         request,
         "jobs.html",

@@ -56,6 +56,15 @@ async def test_the_adjuster_approves_the_riskiest_claim_in_part(browser, city) -
     await shoot(page, "queue")
     first = page.locator("table.queue tbody tr").first
     assert city.claim_a in (await first.locator("a").get_attribute("href") or "")
+    # The row says why it is risky: the padding flag in words, and the quoted amount.
+    await expect(first).to_contain_text("单价高于市场参考价")
+    await expect(first.locator("td.num")).to_contain_text("¥70,000.00")
+    # Filtered by that flag, only the padded claim is left.
+    await page.get_by_label("风险标记").select_option("PRICE_ABOVE_REFERENCE")
+    await page.get_by_role("button", name="筛选").click()
+    await expect(page.locator("table.queue tbody tr")).to_have_count(1)
+    await page.get_by_label("风险标记").select_option("")
+    await page.get_by_role("button", name="筛选").click()
     await first.locator("a").click()
     await page.wait_for_url(f"**/claims/{city.claim_a}")
     # The flags the pipeline raised, in words, and the trimmed line against its reference.
