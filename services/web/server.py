@@ -22,7 +22,7 @@ from services.web.middleware import (
 from services.web.pages import ENV_KEY, environment
 from services.web.settings import WebSettings
 from services.web.usecases import WebUseCases
-from services.web.views import account, claims, communities, contractors, jobs
+from services.web.views import account, claims, communities, contractors, dashboard, jobs
 from services.web.views.guard import UPSTREAMS
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
@@ -63,7 +63,7 @@ def build_app(settings: WebSettings, *, clock: Clock | None = None) -> web.Appli
     app[ENV_KEY] = environment()
     app[COOKIE_SECURE] = settings.cookie_secure
     app[IMAGE_ORIGINS] = s3_origin(settings)
-    for module in (account, claims, jobs, communities, contractors):
+    for module in (account, claims, jobs, dashboard, communities, contractors):
         app.add_routes(module.routes)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
 

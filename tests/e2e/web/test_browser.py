@@ -239,3 +239,17 @@ async def test_english_is_one_click_away(browser, city) -> None:
     await expect(page.locator("table.lines tfoot")).to_contain_text("¥")
     await shoot(page, "claim-english")
     await page.context.close()
+
+
+async def test_the_dashboard_shows_the_promised_figures_as_charts(browser, city) -> None:
+    page = await signed_in(browser, city, "adjuster")
+    await page.get_by_role("link", name="运营看板").click()
+    await expect(page.locator("h1")).to_have_text("运营看板")
+    # Both claims of the city were reported in the window; the arrival clock of each was met.
+    await expect(page.locator(".hint").first).to_contain_text("2 件案件")
+    await expect(page.locator("#h-arrival + p")).to_contain_text("30 分钟内到场")
+    assert await page.locator("svg#hist-arrival rect.bar").count() >= 1
+    assert await page.locator("svg#by-state rect.bar").count() >= 1
+    assert await page.locator("svg.trend circle.dot").count() == 12  # one a month
+    await shoot(page, "dashboard")
+    await page.context.close()
