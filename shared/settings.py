@@ -36,6 +36,7 @@ import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, TypeVar, dataclass_transform, final, overload
+from urllib.parse import urlsplit
 
 __all__ = [
     "CommonSettings",
@@ -263,7 +264,19 @@ class CommonSettings(Settings):
     # Prometheus `GET /metrics` on BIND_HOST:METRICS_PORT (shared.metrics); 0 turns it off.
     metrics_port: int = env("METRICS_PORT", default=0)
     grpc_shutdown_grace_s: float = env("GRPC_SHUTDOWN_GRACE_S", default=10.0)
+    # host:port, or a URL whose scheme decides TLS (as devstack reads it).
     s3_endpoint: str = env("S3_ENDPOINT", default="")
     s3_access_key: str = env("S3_ACCESS_KEY", default="")
     s3_secret_key: Secret | None = env("S3_SECRET_KEY", default=None)
     s3_bucket: str = env("S3_BUCKET", default="")
+    # TLS to S3 when the endpoint is a bare host:port (devstack sets it only when TLS is on).
+    s3_secure: bool = env("S3_SECURE", default=False)
+
+    def s3_address(self) -> tuple[str, bool]:
+        """(host:port, TLS?) of S3: a URL's scheme decides, else ``S3_SECURE``; as devstack
+        reads the same variables, so both agree on one environment."""
+        value = self.s3_endpoint.strip().rstrip("/")
+        if "://" in value:
+            parts = urlsplit(value)
+            return parts.netloc, parts.scheme == "https"
+        return value, self.s3_secure

@@ -14,9 +14,11 @@ the copies shown to people, ``staging/<upload id>`` for presigned uploads not ye
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -24,14 +26,17 @@ import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.datatypes import PostPolicy
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 from minio.retention import Retention
 from opentelemetry.trace import SpanKind
 
+from services.evidence.sigv4 import presign
 from shared.telemetry import tracer
 
 T = TypeVar("T")
 _MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchVersion")
+_REGION = "us-east-1"  # MinIO's and SeaweedFS's default; given, it skips a location lookup
 _tracer = tracer(__name__)
 
 
@@ -47,8 +52,20 @@ def derived_key(sha256: str, variant: str) -> str:
     return f"derived/{sha256}/{variant}.jpg"
 
 
+STAGING = "staging/"
+
+
 def staging_key(upload_id: str) -> str:
-    return f"staging/{upload_id}"
+    return f"{STAGING}{upload_id}"
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An object read back: its bytes and the version that was read (the bucket is versioned,
+    object lock needs it), so that exactly that version can be removed afterwards."""
+
+    data: bytes
+    version_id: str | None
 
 
 class ObjectStore:
@@ -72,12 +89,14 @@ class ObjectStore:
             access_key=access_key,
             secret_key=secret_key,
             secure=secure,
-            region="us-east-1",  # skips a GetBucketLocation round trip
+            region=_REGION,
             http_client=http,
         )
         self.bucket = bucket
         self.endpoint = endpoint
         self.timeout_s = timeout_s
+        self._scheme = "https" if secure else "http"
+        self._keys = (access_key, secret_key)
 
     async def _call(self, fn: Callable[[], T], *, budget_s: float | None = None) -> T:
         limit = self.timeout_s * 2 + 0.5 if budget_s is None else max(0.05, budget_s)
@@ -136,8 +155,15 @@ class ObjectStore:
     ) -> bytes | None:
         """The object's bytes (at most ``max_bytes`` + 1 read, so an oversize one shows), or
         None if there is no such object."""
+        staged = await self.read_version(key, max_bytes=max_bytes, budget_s=budget_s)
+        return None if staged is None else staged.data
 
-        def get() -> bytes | None:
+    async def read_version(
+        self, key: str, *, max_bytes: int, budget_s: float | None = None
+    ) -> Staged | None:
+        """``read``, with the version id of what was read."""
+
+        def get() -> Staged | None:
             try:
                 response = self._client.get_object(self.bucket, key, length=max_bytes + 1)
             except S3Error as error:
@@ -145,12 +171,23 @@ class ObjectStore:
                     return None
                 raise
             try:
-                return response.read()
+                return Staged(response.read(), response.headers.get("x-amz-version-id"))
             finally:
                 response.close()
                 response.release_conn()
 
         return await self._s3("GetObject", key, get, budget_s=budget_s)
+
+    async def sizes(self, prefix: str, *, budget_s: float | None = None) -> dict[str, int]:
+        """Every current object under ``prefix``, key → size: one listing answers for a whole
+        batch of uploads (their keys share a prefix), where a HEAD per object would cost S3
+        and us as much CPU again as the upload itself (docs/adr/0008)."""
+
+        def listing() -> dict[str, int]:
+            found = self._client.list_objects(self.bucket, prefix=prefix, recursive=True)
+            return {o.object_name: o.size for o in found if o.object_name and o.size is not None}
+
+        return await self._s3("ListObjectsV2", prefix, listing, budget_s=budget_s)
 
     async def exists(self, key: str, *, budget_s: float | None = None) -> bool:
         def stat() -> bool:
@@ -176,13 +213,52 @@ class ObjectStore:
             budget_s=budget_s,
         )
 
-    async def remove(self, key: str, *, budget_s: float | None = None) -> None:
+    async def remove(
+        self, key: str, *, version_id: str | None = None, budget_s: float | None = None
+    ) -> None:
+        """With ``version_id``, that version is gone for good; without, the versioned bucket
+        only hides the object behind a delete marker and keeps its bytes."""
         await self._s3(
             "DeleteObject",
             key,
-            lambda: self._client.remove_object(self.bucket, key),
+            lambda: self._client.remove_object(self.bucket, key, version_id=version_id),
             budget_s=budget_s,
         )
+
+    async def old_versions(
+        self, prefix: str, *, older_than: timedelta, budget_s: float | None = None
+    ) -> list[tuple[str, str | None]]:
+        """Every version (and delete marker) under ``prefix`` written more than ``older_than``
+        ago, by S3's clock: (key, version id)."""
+
+        def listing() -> list[tuple[str, str | None]]:
+            before = datetime.now(UTC) - older_than
+            return [
+                (o.object_name, o.version_id)
+                for o in self._client.list_objects(
+                    self.bucket, prefix=prefix, recursive=True, include_version=True
+                )
+                if o.object_name and o.last_modified is not None and o.last_modified < before
+            ]
+
+        return await self._s3("ListObjectVersions", prefix, listing, budget_s=budget_s)
+
+    async def remove_versions(
+        self, versions: Sequence[tuple[str, str | None]], *, budget_s: float | None = None
+    ) -> None:
+        """These versions gone for good (DeleteObjects, 1,000 a request)."""
+
+        def remove() -> None:
+            doomed = [DeleteObject(key, version) for key, version in versions]
+            for start in range(0, len(doomed), 1000):
+                errors = list(
+                    self._client.remove_objects(self.bucket, iter(doomed[start : start + 1000]))
+                )
+                if errors:
+                    raise StorageUnavailable(f"S3 kept {len(errors)} objects: {errors[0]}")
+
+        if versions:
+            await self._s3("DeleteObjects", versions[0][0], remove, budget_s=budget_s)
 
     async def retain(self, key: str, until: datetime, *, budget_s: float | None = None) -> None:
         """Write-once until ``until`` (COMPLIANCE: nobody, not even an admin, shortens it)."""
@@ -196,6 +272,31 @@ class ObjectStore:
         )
 
     # ------------------------------------------------------------------ presigned URLs
+
+    def put_url(
+        self, key: str, *, content_type: str, size_bytes: int, sha256_hex: str, ttl: timedelta
+    ) -> tuple[str, dict[str, str]]:
+        """A presigned PUT of exactly these bytes to ``key``: the content type, the length and
+        the SHA-256 are signed (``sigv4``), so S3 refuses anything else; (url, headers the
+        client must send). Signed with the real time: it is S3's clock that checks it."""
+        headers = {
+            "content-type": content_type,
+            "content-length": str(size_bytes),
+            "x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(sha256_hex)).decode(),
+        }
+        url = presign(
+            method="PUT",
+            scheme=self._scheme,
+            host=self.endpoint,
+            path=f"/{self.bucket}/{key}",
+            access_key=self._keys[0],
+            secret_key=self._keys[1],
+            region=_REGION,
+            at=datetime.now(UTC),
+            expires_s=max(1, int(ttl.total_seconds())),
+            headers=headers,
+        )
+        return url, headers
 
     def upload_form(
         self, key: str, *, content_type: str, max_bytes: int, expires_at: datetime

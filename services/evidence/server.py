@@ -1,4 +1,5 @@
-"""Wiring only: settings → engine, bucket → use cases (index loaded) → servicer → server."""
+"""Wiring only: settings → engine, bucket → use cases (index loaded) → servicer → server, and
+the background verifier of received uploads."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from services.evidence.objects import ObjectStore
 from services.evidence.servicer import EvidenceServicer, map_error
 from services.evidence.settings import EvidenceSettings
 from services.evidence.usecases import EvidenceUseCases
+from services.evidence.verifier import Verifier
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
 from shared.grpc_server import GrpcApp, ServiceBinding
@@ -22,11 +24,13 @@ MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 def object_store(settings: EvidenceSettings) -> ObjectStore:
     if not (settings.s3_endpoint and settings.s3_bucket and settings.s3_secret_key):
         raise RuntimeError("evidence needs S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET")
+    endpoint, secure = settings.s3_address()
     return ObjectStore(
-        settings.s3_endpoint,
+        endpoint,
         settings.s3_access_key,
         settings.s3_secret_key.reveal(),
         settings.s3_bucket,
+        secure=secure,
         timeout_s=settings.s3_timeout_s,
     )
 
@@ -58,5 +62,15 @@ def build_app(
         max_message_bytes=MAX_MESSAGE_BYTES,
     )
     app.on_start.append(usecases.start)
+    if settings.verifier:
+        verifier = Verifier(
+            usecases,
+            concurrency=settings.verify_concurrency,
+            poll_s=settings.verify_poll_s,
+            sweep_every_s=settings.sweep_every_s,
+        )
+        usecases.verifier = verifier
+        app.on_start.append(verifier.start)
+        app.on_stop.append(verifier.stop)
     app.on_stop.append(usecases.dispose)
     return app, usecases

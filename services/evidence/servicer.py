@@ -13,6 +13,7 @@ from elevins.evidence.v1 import evidence_pb2_grpc
 from services.evidence.core.content import ContentRejected
 from services.evidence.core.images import ImageRejected
 from services.evidence.domain.flags import Finding
+from services.evidence.domain.uploads import MAX_SLOTS
 from services.evidence.domain.verification import (
     MAX_BYTES,
     Declared,
@@ -21,7 +22,14 @@ from services.evidence.domain.verification import (
 )
 from services.evidence.objects import StorageUnavailable
 from services.evidence.store import EvidenceRow, EvidenceStore, Folder
-from services.evidence.usecases import UPLOADERS, VARIANTS, EvidenceUseCases, Registered
+from services.evidence.usecases import (
+    UPLOADERS,
+    VARIANTS,
+    EvidenceUseCases,
+    Registered,
+    Slot,
+    UploadState,
+)
 from shared.auth import Role, require_role
 from shared.errors import ServiceError, Violations, from_domain_error
 from shared.timestamps import from_timestamp, to_timestamp
@@ -86,13 +94,36 @@ def evidence_pb(row: EvidenceRow, flags: list[Finding]) -> pb.Evidence:
     )
 
 
-def _declared(h: pb.UploadHeader | pb.CreateUploadRequest, v: Violations) -> Declared:
+def _declared(
+    h: pb.UploadHeader | pb.CreateUploadRequest | pb.UploadSlot, v: Violations, at: str = ""
+) -> Declared:
+    """What the client declares, every bad field added to ``v`` (named ``at`` + field)."""
     declared = Declared(h.kind, h.content_type.strip().lower(), h.size_bytes, h.sha256.lower())
-    v.require(bool(h.claim_id.strip()), "claim_id", "required")
-    v.require(len(h.file_name) <= 255, "file_name", "at most 255 characters")
+    v.require(bool(h.claim_id.strip()), f"{at}claim_id", "required")
+    v.require(len(h.file_name) <= 255, f"{at}file_name", "at most 255 characters")
     for problem in check_declared(declared):
-        v.add(problem.field or "upload", problem.message)
+        v.add(f"{at}{problem.field or 'upload'}", problem.message)
     return declared
+
+
+def _upload_ids(ids: Any, v: Violations) -> list[str]:
+    v.require(1 <= len(ids) <= MAX_SLOTS, "upload_ids", f"1 to {MAX_SLOTS} ids")
+    v.require(len(set(ids)) == len(ids), "upload_ids", "each id once")
+    for index, upload_id in enumerate(ids):
+        v.require(bool(upload_id.strip()), f"upload_ids[{index}]", "required")
+    return list(ids)
+
+
+def status_pb(s: UploadState) -> pb.UploadStatus:
+    return pb.UploadStatus(
+        upload_id=s.upload.id,
+        claim_id=s.upload.claim_id,
+        state=s.state,
+        reason=s.reason,
+        message=s.message,
+        evidence=evidence_pb(s.registered.evidence, s.registered.flags) if s.registered else None,
+        received_at=to_timestamp(s.upload.received_at) if s.upload.received_at else None,
+    )
 
 
 class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
@@ -147,6 +178,60 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             )
 
         return await self.uc.write("CreateUpload", request, pb.CreateUploadResponse, work)
+
+    async def CreateUploads(
+        self, request: pb.CreateUploadsRequest, context: Any
+    ) -> pb.CreateUploadsResponse:
+        require_role(*UPLOADERS)
+        v = Violations()
+        v.require(1 <= len(request.slots) <= MAX_SLOTS, "slots", f"1 to {MAX_SLOTS} slots")
+        slots = [
+            Slot(s.claim_id, _declared(s, v, f"slots[{i}]."), s.file_name.strip())
+            for i, s in enumerate(request.slots)
+        ]
+        v.raise_if_any()
+
+        async def work(store: EvidenceStore) -> pb.CreateUploadsResponse:
+            targets = await self.uc.create_uploads(store, slots)
+            return pb.CreateUploadsResponse(
+                uploads=[
+                    pb.PresignedPut(
+                        upload_id=t.upload.id,
+                        url=t.url,
+                        headers=t.headers,
+                        expires_at=to_timestamp(t.upload.expires_at),
+                    )
+                    for t in targets
+                ]
+            )
+
+        return await self.uc.write("CreateUploads", request, pb.CreateUploadsResponse, work)
+
+    async def CompleteUploads(
+        self, request: pb.CompleteUploadsRequest, context: Any
+    ) -> pb.CompleteUploadsResponse:
+        require_role(*UPLOADERS)
+        v = Violations()
+        v.require(bool(request.request_id.strip()), "request_id", "required")
+        upload_ids = _upload_ids(request.upload_ids, v)
+        v.raise_if_any()
+        return await self.uc.complete_uploads(
+            request,
+            upload_ids,
+            budget_s=_budget(context),
+            reply=lambda states: pb.CompleteUploadsResponse(uploads=[status_pb(s) for s in states]),
+            response_type=pb.CompleteUploadsResponse,
+        )
+
+    async def GetUploads(
+        self, request: pb.GetUploadsRequest, context: Any
+    ) -> pb.GetUploadsResponse:
+        require_role(*UPLOADERS)
+        v = Violations()
+        upload_ids = _upload_ids(request.upload_ids, v)
+        v.raise_if_any()
+        states = await self.uc.upload_states(upload_ids)
+        return pb.GetUploadsResponse(uploads=[status_pb(s) for s in states])
 
     async def CompleteUpload(
         self, request: pb.CompleteUploadRequest, context: Any
@@ -225,9 +310,11 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         require_role(*READERS)
 
         async def work(store: EvidenceStore) -> pb.GetClaimFlagsResponse:
-            rows, flags = await self.uc.claim_evidence(store, request.claim_id)
+            rows, flags, unverified = await self.uc.claim_flags(store, request.claim_id)
             return pb.GetClaimFlagsResponse(
-                flags=[flag_pb(f) for f in flags], evidence_count=len(rows)
+                flags=[flag_pb(f) for f in flags],
+                evidence_count=len(rows),
+                unverified_count=unverified,
             )
 
         return await self.uc.read(work)

@@ -39,6 +39,10 @@ uploads = sa.Table(
     sa.Column("state", sa.Text),
     sa.Column("evidence_id", sa.Text),
     sa.Column("reason", sa.Text),
+    sa.Column("message", sa.Text),
+    sa.Column("received_at", TS),
+    sa.Column("lease_until", TS),
+    sa.Column("attempts", sa.Integer),
 )
 evidence = sa.Table(
     "evidence",
@@ -102,9 +106,12 @@ class UploadRow:
     file_name: str
     requested_by: str
     expires_at: datetime
-    state: str = "pending"
+    state: str = "pending"  # → received → verified | rejected (domain.uploads)
     evidence_id: str | None = None
     reason: str | None = None
+    message: str | None = None
+    received_at: datetime | None = None
+    attempts: int = 0  # times a verifier took it
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,46 @@ def _row(cls: Any, row: Any) -> Any:
     return cls(**{k: row._mapping[k] for k in cls.__dataclass_fields__})
 
 
+# The statements of the upload path, built once: building a SQLAlchemy statement per call
+# cost more CPU than PostgreSQL spent running it (the benchmark's profile, docs/adr/0008).
+_ids = sa.bindparam("ids", type_=pg.ARRAY(sa.Text))
+_FOLDERS = sa.select(claim_folders).where(claim_folders.c.claim_id == sa.func.any(_ids))
+_UPLOADS = sa.select(uploads).where(uploads.c.id == sa.func.any(_ids))
+_UPLOAD_FIELDS = tuple(UploadRow.__dataclass_fields__)
+_ADD_UPLOAD = uploads.insert().values({name: sa.bindparam(name) for name in _UPLOAD_FIELDS})
+_RECEIVED = (
+    uploads.update()
+    .where(uploads.c.id == sa.func.any(_ids), uploads.c.state == "pending")
+    .values(state="received", received_at=sa.bindparam("at"))
+)
+_queue = (
+    sa.select(uploads.c.id)
+    .where(
+        uploads.c.state == "received",
+        sa.or_(uploads.c.lease_until.is_(None), uploads.c.lease_until <= sa.bindparam("now")),
+    )
+    .order_by(uploads.c.received_at, uploads.c.id)
+    .limit(sa.bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_LEASE = (
+    uploads.update()
+    .where(uploads.c.id.in_(_queue))
+    .values(lease_until=sa.bindparam("until"), attempts=uploads.c.attempts + 1)
+    .returning(*uploads.c)
+)
+_UNVERIFIED = sa.select(sa.func.count()).where(
+    uploads.c.claim_id == sa.bindparam("claim_id"), uploads.c.state == "received"
+)
+_RECEIVED_OF = sa.select(uploads.c.id).where(
+    uploads.c.id == sa.func.any(_ids), uploads.c.state == "received"
+)
+
+
+def _upload_values(row: UploadRow) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _UPLOAD_FIELDS}
+
+
 class EvidenceStore:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -185,27 +232,83 @@ class EvidenceStore:
         ).first()
         return None if row is None else _row(Folder, row)
 
+    async def folders(self, claim_ids: Sequence[str]) -> dict[str, Folder]:
+        rows = await self.conn.execute(_FOLDERS, {"ids": list(claim_ids)})
+        return {r.claim_id: _row(Folder, r) for r in rows}
+
     # ------------------------------------------------------------ uploads
 
     async def add_upload(self, upload: UploadRow) -> None:
-        await self.conn.execute(uploads.insert().values(**asdict(upload)))
+        await self.add_uploads([upload])
+
+    async def add_uploads(self, rows: Sequence[UploadRow]) -> None:
+        """One statement for the lot (executemany): a batch costs about what one upload does."""
+        await self.conn.execute(_ADD_UPLOAD, [_upload_values(r) for r in rows])
 
     async def upload(self, upload_id: str, *, for_update: bool = False) -> UploadRow | None:
         query = sa.select(uploads).where(uploads.c.id == upload_id)
         row = (await self.conn.execute(query.with_for_update() if for_update else query)).first()
         return None if row is None else _row(UploadRow, row)
 
+    async def uploads(self, upload_ids: Sequence[str]) -> dict[str, UploadRow]:
+        rows = await self.conn.execute(_UPLOADS, {"ids": list(upload_ids)})
+        return {r.id: _row(UploadRow, r) for r in rows}
+
+    async def mark_received(self, upload_ids: Sequence[str], at: datetime) -> None:
+        """pending → received (only from pending: a repeat changes nothing)."""
+        if upload_ids:
+            await self.conn.execute(_RECEIVED, {"ids": list(upload_ids), "at": at})
+
+    async def lease_received(
+        self, limit: int, *, now: datetime, until: datetime
+    ) -> list[UploadRow]:
+        """Up to ``limit`` received uploads nobody holds, oldest first, held until ``until``
+        (``SKIP LOCKED``: two workers never take the same one; a worker that dies lets its
+        lease run out and another takes the upload again)."""
+        rows = await self.conn.execute(_LEASE, {"limit": limit, "now": now, "until": until})
+        return sorted((_row(UploadRow, r) for r in rows), key=lambda u: (u.received_at, u.id))
+
     async def finish_upload(
-        self, upload_id: str, *, evidence_id: str | None, reason: str | None = None
-    ) -> None:
-        await self.conn.execute(
+        self,
+        upload_id: str,
+        *,
+        evidence_id: str | None,
+        reason: str | None = None,
+        message: str | None = None,
+    ) -> bool:
+        """pending or received → verified (with ``evidence_id``) or rejected (with the
+        reason); False if the upload was already finished (by another worker, or a retry)."""
+        done = await self.conn.execute(
             uploads.update()
-            .where(uploads.c.id == upload_id, uploads.c.state == "pending")
+            .where(uploads.c.id == upload_id, uploads.c.state.in_(("pending", "received")))
             .values(
-                state="completed" if evidence_id else "rejected",
+                state="verified" if evidence_id else "rejected",
                 evidence_id=evidence_id,
                 reason=reason,
+                message=message,
+                lease_until=None,
             )
+        )
+        return bool(done.rowcount)
+
+    async def unverified_count(self, claim_id: str) -> int:
+        return int((await self.conn.execute(_UNVERIFIED, {"claim_id": claim_id})).scalar_one())
+
+    async def received(self, upload_ids: Sequence[str]) -> set[str]:
+        """Which of these uploads are received: their staged objects wait for the verifier."""
+        if not upload_ids:
+            return set()
+        rows = await self.conn.execute(_RECEIVED_OF, {"ids": list(upload_ids)})
+        return {r.id for r in rows}
+
+    async def retry_later(self, upload_id: str, at: datetime) -> None:
+        """A received upload the verifier could not finish for want of storage: tried again
+        from ``at``, and the attempt not counted (storage being down is not the upload's
+        fault, and an outage must not use up its attempts)."""
+        await self.conn.execute(
+            uploads.update()
+            .where(uploads.c.id == upload_id, uploads.c.state == "received")
+            .values(lease_until=at, attempts=uploads.c.attempts - 1)
         )
 
     # ------------------------------------------------------------ evidence

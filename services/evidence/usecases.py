@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 from google.protobuf.message import Message
@@ -36,6 +36,20 @@ from services.evidence.domain.flags import (
     Finding,
     reuse_finding,
     time_findings,
+    unverified_finding,
+)
+from services.evidence.domain.uploads import (
+    MAX_ATTEMPTS,
+    PENDING,
+    RECEIVED,
+    REJECTED,
+    UPLOAD_EXPIRED,
+    UPLOAD_NOT_RECEIVED,
+    VERIFICATION_FAILED,
+    VERIFIED,
+    batch_upload_ids,
+    id_prefix,
+    single_upload_id,
 )
 from services.evidence.domain.verification import (
     MAX_BYTES,
@@ -45,7 +59,9 @@ from services.evidence.domain.verification import (
     verify,
 )
 from services.evidence.objects import (
+    STAGING,
     ObjectStore,
+    Staged,
     StorageUnavailable,
     derived_key,
     evidence_key,
@@ -58,6 +74,9 @@ from shared.domain_errors import DomainError, NotFound, PermissionDenied, Precon
 from shared.telemetry import annotate
 from shared.unit_of_work import Transactions
 
+if TYPE_CHECKING:
+    from services.evidence.verifier import Verifier
+
 M = TypeVar("M", bound=Message)
 log = logging.getLogger("elevins.evidence")
 
@@ -65,6 +84,12 @@ UPLOADERS = frozenset({Role.CONTRACTOR, Role.SERVICE, Role.PARTNER, Role.ADJUSTE
 VARIANTS = ("original", "display", "thumbnail")
 _VIEWS_CACHED = 512  # views of recent candidates kept (~120 KB each): bursts recheck the same
 _THUMBNAIL_MAX_BYTES = 1 << 20
+# A worker holds a received upload this long; if it dies meanwhile, another takes it after.
+LEASE = timedelta(seconds=60)
+# After S3 failed, a received upload waits this long before it is tried again.
+STORAGE_RETRY = timedelta(seconds=5)
+# Staged objects this much older than an upload's lifetime can be of no pending upload.
+SWEEP_MARGIN = timedelta(hours=1)
 
 
 class FolderUnknown(NotFound):
@@ -110,6 +135,35 @@ class UploadForm:
     max_bytes: int
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One upload asked for in a batch."""
+
+    claim_id: str
+    declared: Declared
+    file_name: str
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where and how the client PUTs one upload's bytes."""
+
+    upload: UploadRow
+    url: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class UploadState:
+    """An upload as its caller sees it; ``registered`` once it is verified."""
+
+    upload: UploadRow
+    state: str
+    reason: str = ""
+    message: str = ""
+    registered: Registered | None = None
+
+
 class EvidenceUseCases(Transactions[EvidenceStore]):
     def __init__(
         self,
@@ -128,6 +182,10 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         self._index = HashIndex(WORDS)
         self._photos: dict[str, _Indexed] = {}  # evidence id → its claim and content hash
         self._views: OrderedDict[str, PhotoView] = OrderedDict()  # by content hash, LRU
+        # Called when uploads were received, to wake the verifier (``verifier.Verifier``).
+        self.on_received: Callable[[], None] | None = None
+        # The background verifier of this process, if it runs one (wiring sets it).
+        self.verifier: Verifier | None = None
 
     # ------------------------------------------------------------ the forensic index
 
@@ -193,7 +251,10 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
 
     async def _folder(self, store: EvidenceStore, claim_id: str) -> Folder:
         annotate(claim_id=claim_id)  # the key a trace of any claim's evidence is found by
-        folder = await store.folder(claim_id)
+        return self._visible(await store.folder(claim_id), claim_id, "claim_id")
+
+    def _visible(self, folder: Folder | None, claim_id: str, field: str) -> Folder:
+        """``folder`` if the caller may add to and read it."""
         principal = current_principal()
         visible = folder is not None and (
             folder.contractor_id == principal.subject
@@ -202,7 +263,7 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         )
         if folder is None or not visible:
             # One answer for "no such claim" and "not yours": claim ids are not to be probed.
-            raise FolderUnknown(f"no claim {claim_id!r} open for evidence to you", field="claim_id")
+            raise FolderUnknown(f"no claim {claim_id!r} open for evidence to you", field=field)
         return folder
 
     def _may_see(self, row: EvidenceRow) -> bool:
@@ -216,12 +277,11 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
 
     # ------------------------------------------------------------ presigned uploads
 
-    async def create_upload(
-        self, store: EvidenceStore, claim_id: str, declared: Declared, file_name: str
-    ) -> UploadForm:
-        await self._folder(store, claim_id)
-        upload = UploadRow(
-            id=f"upl_{uuid.uuid4().hex}",
+    def _new_upload(
+        self, upload_id: str, claim_id: str, declared: Declared, file_name: str
+    ) -> UploadRow:
+        return UploadRow(
+            id=upload_id,
             claim_id=claim_id,
             kind=declared.kind,
             content_type=declared.content_type,
@@ -231,6 +291,12 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
             requested_by=current_principal().subject,
             expires_at=self.clock.now() + self.upload_ttl,
         )
+
+    async def create_upload(
+        self, store: EvidenceStore, claim_id: str, declared: Declared, file_name: str
+    ) -> UploadForm:
+        await self._folder(store, claim_id)
+        upload = self._new_upload(single_upload_id(), claim_id, declared, file_name)
         await store.add_upload(upload)
         max_bytes = MAX_BYTES[declared.kind]
         url, fields = self.objects.upload_form(
@@ -240,6 +306,32 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
             expires_at=upload.expires_at,
         )
         return UploadForm(upload, url, fields, max_bytes)
+
+    async def create_uploads(
+        self, store: EvidenceStore, slots: Sequence[Slot]
+    ) -> list[UploadTarget]:
+        """A presigned PUT per slot, bound to its bytes (``ObjectStore.put_url``); the slots'
+        claims checked once each, the rows written in one statement."""
+        folders = await store.folders(sorted({s.claim_id for s in slots}))
+        for index, slot in enumerate(slots):
+            self._visible(folders.get(slot.claim_id), slot.claim_id, f"slots[{index}].claim_id")
+        ids = batch_upload_ids(len(slots))
+        rows = [
+            self._new_upload(upload_id, s.claim_id, s.declared, s.file_name)
+            for upload_id, s in zip(ids, slots, strict=True)
+        ]
+        await store.add_uploads(rows)
+        targets = []
+        for row in rows:
+            url, headers = self.objects.put_url(
+                staging_key(row.id),
+                content_type=row.content_type,
+                size_bytes=row.size_bytes,
+                sha256_hex=row.sha256,
+                ttl=self.upload_ttl,
+            )
+            targets.append(UploadTarget(row, url, headers))
+        return targets
 
     async def pending_upload(self, upload_id: str) -> UploadRow:
         """The upload to complete, if it is the caller's, unused and not expired."""
@@ -252,39 +344,245 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
             return upload
 
         upload = await self.read(load)
-        if upload.state == "completed":
+        if upload.state == VERIFIED:
             raise UploadAlreadyUsed(f"upload {upload_id} has been completed already")
-        if upload.state == "rejected":
+        if upload.state == REJECTED:
             raise UploadAlreadyUsed(f"upload {upload_id} was rejected: {upload.reason}")
+        if upload.state == RECEIVED:
+            raise UploadAlreadyUsed(f"upload {upload_id} is received and being verified")
         if self.clock.now() >= upload.expires_at:
             raise UploadExpired(f"upload {upload_id} expired at {upload.expires_at.isoformat()}")
         return upload
 
-    async def receive(self, upload: UploadRow, budget_s: float | None) -> tuple[bytes, Verified]:
+    async def receive(self, upload: UploadRow, budget_s: float | None) -> tuple[Staged, Verified]:
         """The staged object, verified; a rejected one is removed and the upload closed."""
         declared = Declared(upload.kind, upload.content_type, upload.size_bytes, upload.sha256)
         key = staging_key(upload.id)
-        data = await self.objects.read(key, max_bytes=MAX_BYTES[upload.kind], budget_s=budget_s)
-        if data is None:
+        staged = await self.objects.read_version(
+            key, max_bytes=MAX_BYTES[upload.kind], budget_s=budget_s
+        )
+        if staged is None:
             raise UploadNotReceived(f"nothing was uploaded for {upload.id} yet")
         try:
-            return data, await asyncio.to_thread(verify, data, declared)
+            return staged, await asyncio.to_thread(verify, staged.data, declared)
         except DomainError as error:
-            rejected = error
-            await self.objects.remove(key, budget_s=budget_s)
-            reason = getattr(rejected, "reason", rejected.code)
+            await self._discard(key, staged.version_id, budget_s)
+            await self._reject(upload, error, actor=current_principal().subject)
+            raise
 
-            async def close(store: EvidenceStore) -> None:
-                await store.finish_upload(upload.id, evidence_id=None, reason=str(reason))
+    async def _reject(self, upload: UploadRow, error: DomainError | str, *, actor: str) -> None:
+        """The upload closed as rejected, with the reason and an audit row."""
+        if isinstance(error, DomainError):
+            reason, message = str(getattr(error, "reason", error.code)), error.message
+        else:
+            reason, message = error, ""
+
+        async def close(store: EvidenceStore) -> None:
+            closed = await store.finish_upload(
+                upload.id, evidence_id=None, reason=reason, message=message
+            )
+            if closed:
                 await store.audit(
-                    current_principal().subject,
+                    actor,
                     "upload_rejected",
                     claim_id=upload.claim_id,
-                    detail=f"{upload.id}: {reason}: {rejected.message}",
+                    detail=f"{upload.id}: {reason}: {message}",
                 )
 
-            await self.transaction(close)
-            raise
+        await self.transaction(close)
+
+    async def _discard(self, key: str, version_id: str | None, budget_s: float | None) -> None:
+        """A staged object that served its purpose, gone for good (that version: the bucket is
+        versioned, a plain delete would keep the bytes behind a marker)."""
+        try:
+            await self.objects.remove(key, version_id=version_id, budget_s=budget_s)
+        except StorageUnavailable:  # the sweeper removes it later; nothing refers to it
+            log.warning("staged object %s not removed", key)
+
+    # ------------------------------------------------------------ uploads in batches
+
+    async def _caller_uploads(
+        self, store: EvidenceStore, upload_ids: Sequence[str]
+    ) -> dict[str, UploadRow]:
+        """The caller's uploads by id, their claims still visible to the caller; any other id
+        is NOT_FOUND (one answer for "no such upload" and "not yours")."""
+        found = await store.uploads(upload_ids)
+        subject = current_principal().subject
+        folders = await store.folders(sorted({u.claim_id for u in found.values()}))
+        for index, upload_id in enumerate(upload_ids):
+            upload = found.get(upload_id)
+            if upload is None or upload.requested_by != subject:
+                raise NotFound(f"no upload {upload_id!r} of yours", field=f"upload_ids[{index}]")
+            self._visible(folders.get(upload.claim_id), upload.claim_id, f"upload_ids[{index}]")
+        return found
+
+    async def staged_uploads(
+        self, uploads: Sequence[UploadRow], budget_s: float | None
+    ) -> set[str]:
+        """Which of these uploads have their object in S3: one listing per batch prefix."""
+        prefixes = {STAGING + id_prefix(u.id) for u in uploads}
+        listed = await asyncio.gather(
+            *(self.objects.sizes(prefix, budget_s=budget_s) for prefix in sorted(prefixes))
+        )
+        keys = {key for found in listed for key in found}
+        return {u.id for u in uploads if staging_key(u.id) in keys}
+
+    async def complete_uploads(
+        self,
+        request: Message,
+        upload_ids: Sequence[str],
+        *,
+        budget_s: float | None,
+        reply: Callable[[list[UploadState]], M],
+        response_type: type[M],
+    ) -> M:
+        """Pending uploads whose objects S3 holds become received (and queued for the
+        verifier); expired ones are rejected; the rest are reported as they stand."""
+        uploads = await self.read(lambda store: self._caller_uploads(store, upload_ids))
+        now = self.clock.now()
+        open_ = [u for u in uploads.values() if u.state == PENDING and now < u.expires_at]
+        expired = [u for u in uploads.values() if u.state == PENDING and now >= u.expires_at]
+        staged = await self.staged_uploads(open_, budget_s) if open_ else set()
+        subject = current_principal().subject
+
+        async def work(store: EvidenceStore) -> M:
+            await store.mark_received(sorted(staged), now)
+            for upload in expired:
+                if await store.finish_upload(
+                    upload.id,
+                    evidence_id=None,
+                    reason=UPLOAD_EXPIRED,
+                    message=f"completed after the upload expired at {upload.expires_at}",
+                ):
+                    await store.audit(
+                        subject, "upload_rejected", claim_id=upload.claim_id, detail=upload.id
+                    )
+            return reply(await self._states(store, upload_ids, not_staged=set(uploads) - staged))
+
+        response = await self.write("CompleteUploads", request, response_type, work)
+        if staged and self.on_received is not None:
+            self.on_received()
+        return response
+
+    async def upload_states(self, upload_ids: Sequence[str]) -> list[UploadState]:
+        async def work(store: EvidenceStore) -> list[UploadState]:
+            await self._caller_uploads(store, upload_ids)
+            return await self._states(store, upload_ids, not_staged=set(upload_ids))
+
+        return await self.read(work)
+
+    async def _states(
+        self, store: EvidenceStore, upload_ids: Sequence[str], *, not_staged: set[str]
+    ) -> list[UploadState]:
+        """How the uploads stand now; a pending one in ``not_staged`` says it is not in yet."""
+        uploads = await store.uploads(upload_ids)
+        verified = [u for u in uploads.values() if u.state == VERIFIED and u.evidence_id]
+        registered: dict[str, Registered] = {}
+        by_claim: defaultdict[str, list[EvidenceRow]] = defaultdict(list)
+        for upload in verified:
+            assert upload.evidence_id is not None
+            row = await store.evidence(upload.evidence_id)
+            if row is not None:
+                by_claim[row.claim_id].append(row)
+        folders = await store.folders(sorted(by_claim))
+        for claim_id, rows in by_claim.items():
+            flags = await self._flags_of(store, folders[claim_id], rows)
+            registered |= {r.id: Registered(r, flags) for r in rows}
+        states = []
+        for upload_id in upload_ids:
+            upload = uploads[upload_id]
+            if upload.state == PENDING and upload_id in not_staged:
+                message = "nothing is in storage for this upload yet: PUT the bytes first"
+                states.append(UploadState(upload, PENDING, UPLOAD_NOT_RECEIVED, message))
+            else:
+                states.append(
+                    UploadState(
+                        upload,
+                        upload.state,
+                        upload.reason or "",
+                        upload.message or "",
+                        registered.get(upload.evidence_id or ""),
+                    )
+                )
+        return states
+
+    # ------------------------------------------------------------ the verifier's work
+
+    async def lease_received(self, limit: int) -> list[UploadRow]:
+        """Up to ``limit`` received uploads for this worker (``LEASE``), oldest first."""
+        now = self.clock.now()
+        return await self.transaction(
+            lambda store: store.lease_received(limit, now=now, until=now + LEASE)
+        )
+
+    async def verify_received(self, upload: UploadRow) -> str:
+        """A received upload verified and registered, or rejected with its reason; its staged
+        object removed either way. The state it ended in (still ``received`` when S3 failed:
+        it is tried again after ``STORAGE_RETRY``)."""
+        actor = upload.requested_by
+        if upload.attempts > MAX_ATTEMPTS:
+            log.error("upload %s failed verification %d times", upload.id, upload.attempts - 1)
+            await self._reject(upload, VERIFICATION_FAILED, actor=actor)
+            return REJECTED
+        key = staging_key(upload.id)
+        declared = Declared(upload.kind, upload.content_type, upload.size_bytes, upload.sha256)
+        try:
+            staged = await self.objects.read_version(key, max_bytes=MAX_BYTES[upload.kind])
+            if staged is None:
+                gone = UploadNotReceived("the uploaded object is no longer in storage")
+                await self._reject(upload, gone, actor=actor)
+                return REJECTED
+            try:
+                verified = await asyncio.to_thread(verify, staged.data, declared)
+            except DomainError as error:
+                await self._reject(upload, error, actor=actor)
+                await self._discard(key, staged.version_id, None)
+                return REJECTED
+            await self.store_objects(staged.data, verified, None)
+            reuses = await self.reuses(upload.claim_id, verified, None)
+
+            async def work(store: EvidenceStore) -> Registered:
+                folder = await store.folder(upload.claim_id)
+                assert folder is not None  # folders are never removed
+                return await self.register(
+                    store,
+                    folder=folder,
+                    actor=actor,
+                    kind=upload.kind,
+                    file_name=upload.file_name,
+                    verified=verified,
+                    reuses=reuses,
+                    upload_id=upload.id,
+                    with_flags=False,
+                )
+
+            try:
+                registered = await self.transaction(work)
+            except UploadAlreadyUsed:  # another worker finished it first
+                return VERIFIED
+            self._indexed(registered.evidence)
+            await self._discard(key, staged.version_id, None)
+            return VERIFIED
+        except StorageUnavailable as error:
+            log.warning("upload %s waits for storage: %s", upload.id, error)
+            retry_at = self.clock.now() + STORAGE_RETRY
+            await self.transaction(lambda store: store.retry_later(upload.id, retry_at))
+            return RECEIVED
+
+    async def sweep_staging(self, *, older_than: timedelta | None = None) -> int:
+        """Staged objects no upload will read again, removed for good: older than an upload
+        lives (plus ``SWEEP_MARGIN``; or ``older_than``) and not waiting for the verifier.
+        How many versions (delete markers included)."""
+        age = self.upload_ttl + SWEEP_MARGIN if older_than is None else older_than
+        old = await self.objects.old_versions(STAGING, older_than=age)
+        if not old:
+            return 0
+        ids = sorted({key.removeprefix(STAGING) for key, _ in old})
+        waiting = await self.read(lambda store: store.received(ids))
+        # A received upload's object waits for the verifier, however long that takes.
+        doomed = [(k, v) for k, v in old if k.removeprefix(STAGING) not in waiting]
+        await self.objects.remove_versions(doomed)
+        return len(doomed)
 
     # ------------------------------------------------------------ registration
 
@@ -305,27 +603,29 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         self,
         store: EvidenceStore,
         *,
-        claim_id: str,
+        folder: Folder,
+        actor: str,
         kind: str,
         file_name: str,
         verified: Verified,
         reuses: list[tuple[str, int]],
         upload_id: str | None = None,
+        with_flags: bool = True,
     ) -> Registered:
         """One transaction: the evidence row, its reuse matches (``reuses``), the upload
-        closed, audit."""
-        folder = await self._folder(store, claim_id)
+        closed, audit. ``UploadAlreadyUsed`` (rolling it back) if the upload was closed
+        meanwhile by another call."""
         facts = verified.photo
         taken = facts.taken_at if facts is not None else None
         row = EvidenceRow(
             id=f"evd_{uuid.uuid4().hex}",
-            claim_id=claim_id,
+            claim_id=folder.claim_id,
             kind=kind,
             content_type=verified.content_type,
             size_bytes=verified.size_bytes,
             sha256=verified.sha256,
             file_name=file_name,
-            uploaded_by=current_principal().subject,
+            uploaded_by=actor,
             uploaded_at=self.clock.now(),
             width=facts.width if facts else None,
             height=facts.height if facts else None,
@@ -341,16 +641,24 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         new = stored.id == row.id
         if new:
             await store.add_matches(stored.id, reuses)
-        if upload_id is not None:
-            await store.finish_upload(upload_id, evidence_id=stored.id)
+        if upload_id is not None and not await store.finish_upload(
+            upload_id, evidence_id=stored.id
+        ):
+            raise UploadAlreadyUsed(f"upload {upload_id} has been completed already")
         await store.audit(
-            stored.uploaded_by,
+            actor,
             "evidence_registered" if new else "evidence_uploaded_again",
-            claim_id=claim_id,
+            claim_id=folder.claim_id,
             evidence_id=stored.id,
             detail=f"{kind} {verified.content_type} {verified.size_bytes} bytes",
         )
-        return Registered(stored, await self._flags_of(store, folder, [stored]))
+        flags = await self._flags_of(store, folder, [stored]) if with_flags else []
+        return Registered(stored, flags)
+
+    def _indexed(self, row: EvidenceRow) -> None:
+        """A registered photo joins the forensic index (only once its transaction committed)."""
+        if row.index_hashes is not None and row.id not in self._photos:
+            self._add_to_index(IndexedPhoto(row.id, row.claim_id, row.sha256, row.index_hashes))
 
     async def complete_upload(
         self,
@@ -372,15 +680,16 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
                 raise used
 
             return await self.write("CompleteUpload", request, response_type, refuse)
-        data, verified = await self.receive(upload, budget_s)
+        staged, verified = await self.receive(upload, budget_s)
         return await self._register_verified(
             request,
-            data,
+            staged.data,
             verified,
             claim_id=upload.claim_id,
             kind=upload.kind,
             file_name=upload.file_name,
             upload_id=upload.id,
+            staged_version=staged.version_id,
             budget_s=budget_s,
             reply=reply,
             response_type=response_type,
@@ -427,6 +736,7 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         budget_s: float | None,
         reply: Callable[[Registered], M],
         response_type: type[M],
+        staged_version: str | None = None,
     ) -> M:
         await self.store_objects(data, verified, budget_s)
         reuses = await self.reuses(claim_id, verified, budget_s)
@@ -435,7 +745,8 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         async def work(store: EvidenceStore) -> M:
             result = await self.register(
                 store,
-                claim_id=claim_id,
+                folder=await self._folder(store, claim_id),
+                actor=current_principal().subject,
                 kind=kind,
                 file_name=file_name,
                 verified=verified,
@@ -447,15 +758,10 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
 
         method = "CompleteUpload" if upload_id else "UploadEvidence"
         response = await self.write(method, request, response_type, work)
-        row = registered[0].evidence if registered else None
-        if row is not None and row.index_hashes is not None and row.id not in self._photos:
-            # Joins the index only now that its transaction has committed.
-            self._add_to_index(IndexedPhoto(row.id, row.claim_id, row.sha256, row.index_hashes))
+        if registered:
+            self._indexed(registered[0].evidence)
         if upload_id is not None:
-            try:
-                await self.objects.remove(staging_key(upload_id), budget_s=budget_s)
-            except StorageUnavailable:  # the registration stands; staging is only a copy
-                log.warning("staging object of %s not removed", upload_id)
+            await self._discard(staging_key(upload_id), staged_version, budget_s)
         return response
 
     # ------------------------------------------------------------ reading
@@ -498,6 +804,17 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         folder = await self._folder(store, claim_id)
         rows = [r for r in await store.claim_evidence(claim_id) if self._may_see(r)]
         return rows, await self._flags_of(store, folder, rows)
+
+    async def claim_flags(
+        self, store: EvidenceStore, claim_id: str
+    ) -> tuple[list[EvidenceRow], list[Finding], int]:
+        """The claim's evidence and flags, and how many uploads are still being verified
+        (they count for nothing yet, and say so in a flag: the evidence is not complete)."""
+        rows, flags = await self.claim_evidence(store, claim_id)
+        unverified = await store.unverified_count(claim_id)
+        if unverified:
+            flags.append(unverified_finding(unverified))
+        return rows, flags, unverified
 
     async def download_url(
         self, store: EvidenceStore, evidence_id: str, variant: str

@@ -19,6 +19,9 @@ PHOTO_TAKEN_BEFORE_FAULT: Final = "PHOTO_TAKEN_BEFORE_FAULT"
 PHOTO_TAKEN_LONG_AFTER_REPAIR: Final = "PHOTO_TAKEN_LONG_AFTER_REPAIR"
 BEFORE_PHOTO_TAKEN_AFTER_REPAIR: Final = "BEFORE_PHOTO_TAKEN_AFTER_REPAIR"
 PHOTO_METADATA_MISSING: Final = "PHOTO_METADATA_MISSING"
+# Not about one piece of evidence: the claim has uploads that are received but not verified
+# yet, so its evidence is not complete (docs/adr/0008).
+EVIDENCE_BEING_VERIFIED: Final = "EVIDENCE_BEING_VERIFIED"
 
 # Phone clocks drift and the fault time is the alarm's, not the breakage's: an hour of slack.
 CLOCK_SLACK: Final = timedelta(hours=1)
@@ -100,4 +103,12 @@ def reuse_finding(
         f"the same document (identical bytes) is evidence of claim {other_claim_id}",
         other_claim_id,
         other_evidence_id,
+    )
+
+
+def unverified_finding(count: int) -> Finding:
+    noun = "upload is" if count == 1 else "uploads are"
+    return Finding(
+        EVIDENCE_BEING_VERIFIED,
+        f"{count} {noun} received but not verified yet: the evidence is not complete",
     )

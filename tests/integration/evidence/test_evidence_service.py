@@ -31,16 +31,6 @@ def rid() -> str:
     return uuid.uuid4().hex
 
 
-@pytest.fixture
-def stub(evidence_channel) -> evidence_pb2_grpc.EvidenceServiceStub:
-    return evidence_pb2_grpc.EvidenceServiceStub(evidence_channel)
-
-
-@pytest.fixture
-def usecases(evidence_app):
-    return evidence_app[1]
-
-
 async def open_folder(stub, mint, contractor: str, claim_id: str | None = None) -> str:
     claim_id = claim_id or f"clm-{uuid.uuid4().hex[:10]}"
     await stub.PutClaimFolder(
@@ -71,14 +61,19 @@ def photo(seed: int, *, taken: datetime | None = None) -> bytes:
     )
 
 
-async def presigned_upload(stub, md, claim_id: str, data: bytes, **declared):
-    fields = {
+def declaration(data: bytes, **declared) -> dict[str, object]:
+    """What an uploader declares of ``data`` (a before photo), with ``declared`` overriding."""
+    return {
         "kind": "before_photo",
         "content_type": "image/jpeg",
         "size_bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
         "file_name": "IMG_0001.jpg",
     } | declared
+
+
+async def presigned_upload(stub, md, claim_id: str, data: bytes, **declared):
+    fields = declaration(data, **declared)
     form = await stub.CreateUpload(
         pb.CreateUploadRequest(request_id=rid(), claim_id=claim_id, **fields), metadata=md
     )

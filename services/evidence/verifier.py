@@ -1,0 +1,120 @@
+"""The background verifier: received uploads become evidence (or are rejected) off the request
+path, so that accepting a photo costs what storing it costs (docs/adr/0008).
+
+It takes received uploads from the database in small leased batches (``SKIP LOCKED``: several
+replicas never take the same one; one that dies lets its lease run out), verifies and registers
+each (``EvidenceUseCases.verify_received``), ``concurrency`` at a time (the decoding runs in
+threads, so two use two cores), and sweeps leftover staged objects now and then. It wakes when
+this process receives uploads and polls for the rest (other replicas, leases run out, retries
+after a storage failure). Everything it needs is in the database: a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from services.evidence.usecases import EvidenceUseCases
+
+log = logging.getLogger("elevins.evidence.verifier")
+
+
+class Verifier:
+    def __init__(
+        self,
+        usecases: EvidenceUseCases,
+        *,
+        concurrency: int = 2,
+        poll_s: float = 1.0,
+        sweep_every_s: float = 600.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        self.usecases = usecases
+        self.concurrency = concurrency
+        self.poll_s = poll_s
+        self.sweep_every_s = sweep_every_s
+        self._wake = asyncio.Event()
+        self._running = asyncio.Event()
+        self._running.set()
+        self._busy = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._swept_at = time.monotonic()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self.usecases.on_received = self.wake
+        self._task = asyncio.create_task(self._run(), name="evidence-verifier")
+
+    async def stop(self) -> None:
+        """After the batch in hand (a lease left unfinished would wait out its time)."""
+        self._stopping.set()
+        self._running.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def pause(self) -> None:
+        """No new batch until ``resume``; returns once the batch in hand is finished. For an
+        operator's maintenance window, and for the benchmark, which measures accepting
+        uploads and verifying them as two figures (docs/adr/0008)."""
+        self._running.clear()
+        async with self._busy:
+            pass
+
+    def resume(self) -> None:
+        self._running.set()
+        self._wake.set()
+
+    async def verify_some(self) -> int:
+        """One leased batch verified, ``concurrency`` at a time; how many uploads it held."""
+        async with self._busy:
+            leased = await self.usecases.lease_received(self.concurrency * 4)
+            if not leased:
+                return 0
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def one(upload_id: str) -> None:
+                async with gate:
+                    await self.usecases.verify_received(by_id[upload_id])
+
+            by_id = {u.id: u for u in leased}
+            results = await asyncio.gather(*(one(i) for i in by_id), return_exceptions=True)
+            for upload_id, result in zip(by_id, results, strict=True):
+                if isinstance(result, BaseException):
+                    # A bug: the lease runs out and the upload is tried again, up to its limit.
+                    log.error("verifying %s failed", upload_id, exc_info=result)
+            return len(leased)
+
+    async def drain(self) -> int:
+        """Batches until none is left; how many uploads they held."""
+        total = 0
+        while done := await self.verify_some():
+            total += done
+        return total
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            await self._running.wait()
+            if self._stopping.is_set():
+                return
+            self._wake.clear()
+            done = 0
+            try:
+                done = await self.verify_some()
+                if time.monotonic() - self._swept_at >= self.sweep_every_s:
+                    self._swept_at = time.monotonic()
+                    swept = await self.usecases.sweep_staging()
+                    if swept:
+                        log.info("swept %d staged object versions", swept)
+            except Exception as error:  # the database or S3 down: the next round retries
+                log.warning("verifier round failed (%s: %s)", type(error).__name__, error)
+            if not done:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
