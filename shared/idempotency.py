@@ -14,7 +14,6 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 from google.protobuf.message import Message
-from sqlalchemy.dialects.postgresql import insert
 
 from shared.db import UnitOfWork
 from shared.errors import already_exists, bad_field
@@ -63,22 +62,14 @@ async def once(
     if len(request_id) > 200:
         raise bad_field("request_id", "at most 200 characters")
     digest = fingerprint(method, request)
+    key = {"key_caller": caller, "key_request_id": request_id}
     async with uow_factory() as uow:
         claimed = await uow.conn.execute(
-            insert(idempotency_keys)
-            .values(caller=caller, request_id=request_id, method=method, fingerprint=digest)
-            .on_conflict_do_nothing()
-            .returning(idempotency_keys.c.request_id)
+            _CLAIM,
+            {"caller": caller, "request_id": request_id, "method": method, "fingerprint": digest},
         )
         if claimed.first() is None:
-            row = (
-                await uow.conn.execute(
-                    sa.select(idempotency_keys.c.fingerprint, idempotency_keys.c.response).where(
-                        idempotency_keys.c.caller == caller,
-                        idempotency_keys.c.request_id == request_id,
-                    )
-                )
-            ).one()
+            row = (await uow.conn.execute(_STORED, key)).one()
             if row.fingerprint != digest:
                 raise already_exists(
                     "REQUEST_ID_REUSED",
@@ -86,10 +77,26 @@ async def once(
                 )
             return response_type.FromString(row.response)
         response = await work(uow)
-        await uow.conn.execute(
-            idempotency_keys.update()
-            .where(idempotency_keys.c.caller == caller, idempotency_keys.c.request_id == request_id)
-            .values(response=response.SerializeToString())
-        )
+        await uow.conn.execute(_ANSWER, {**key, "answer": response.SerializeToString()})
         await uow.commit()
         return response
+
+
+# Built once, and the claim as text: PostgreSQL's ``INSERT … ON CONFLICT`` construct is never
+# cached by SQLAlchemy (its dialect ``Insert`` sets ``inherit_cache = False``), so building it
+# per call compiled it per call, ~1 ms of CPU on every mutating RPC of every service.
+_CLAIM = (
+    sa.text(
+        "INSERT INTO idempotency_keys (caller, request_id, method, fingerprint) "
+        "VALUES (:caller, :request_id, :method, :fingerprint) "
+        "ON CONFLICT DO NOTHING RETURNING request_id"
+    )
+    .bindparams(sa.bindparam("fingerprint", type_=sa.LargeBinary))
+    .columns(request_id=sa.Text)
+)
+_KEY = (
+    idempotency_keys.c.caller == sa.bindparam("key_caller"),
+    idempotency_keys.c.request_id == sa.bindparam("key_request_id"),
+)
+_STORED = sa.select(idempotency_keys.c.fingerprint, idempotency_keys.c.response).where(*_KEY)
+_ANSWER = idempotency_keys.update().where(*_KEY).values(response=sa.bindparam("answer"))

@@ -1,25 +1,33 @@
-"""Upload throughput of the evidence service beside raw S3 PUTs to the same server.
+"""Upload throughput of the evidence service beside raw S3 PUTs to the same server, and the
+throughput of verifying what was uploaded, in one run.
 
 ``evidence_upload_throughput`` answers the evidence issue's acceptance point: upload
 throughput of ~200 KB photos through the service beside raw SDK PUTs to the same SeaweedFS
-and bucket, in one run (target: at least 80% of raw). Three ways of getting a photo in, each
-by ``UPLOADERS`` concurrent uploaders, in alternating rounds (ABC then CBA, the harness's
-ABBA idea for three sides) so machine noise hits all of them alike:
+and bucket, in one run (target: at least 80% of raw). What counts as uploaded, and why
+verification is its own figure, is docs/adr/0008. Each way by ``UPLOADERS`` concurrent
+uploaders (a child process), in alternating rounds (AB then BA) so machine noise hits both
+alike:
 
 * **raw PUT** (the baseline): the minio SDK's ``put_object`` of the same bytes, distinct keys,
   one thread per uploader;
-* **presigned upload** (the headline): what a client does to get the bytes in, the design's
-  point being that the bytes go straight to S3: ``CreateUpload`` (grpc.aio) and a POST of the
-  bytes to the presigned form (aiohttp);
-* **end to end**: the presigned upload plus ``CompleteUpload``, where the service reads the
-  object back, verifies size, SHA-256 and type, decodes it, makes the thumbnail and display
-  copies, hashes it, aligns candidate photos for reuse and registers it in PostgreSQL.
+* **through the service** (the headline): what an app does to get its photos in, in calls of
+  ``SLOTS_PER_CALL`` photos: ``CreateUploads`` (one presigned PUT per photo, bound to its
+  type, size and SHA-256), a PUT of each photo straight to S3 (aiohttp), ``CompleteUploads``.
+  A photo counts when ``CompleteUploads`` has answered ``received``: its bytes are in S3, the
+  service has seen them there and recorded the upload for its claim in PostgreSQL (retrievable
+  with ``GetUploads``, idempotent on retry), and it is queued for verification. The service's
+  background verifier is paused during these rounds;
+* **verification** (its own figure): after each round, the service's verifier drains what the
+  round received (``Verifier.drain``, the code its background loop runs): reads each object
+  back, verifies size, SHA-256 and type, decodes it, makes the display and thumbnail copies,
+  hashes it, aligns candidate photos for reuse, registers it in PostgreSQL. Photos verified
+  per second, with nothing else running.
 
 The service runs in this process (as ``build_app`` serves it in the tests); the uploaders run
 in a child process (``spawn``), so the CPU counted for this process is the service's alone.
 Every photo is distinct bytes (the service deduplicates by content hash) and is uploaded at
 most once per way; the photos of one scene go to one claim folder, as a contractor's photos of
-one machine room do.
+one machine room do. Every photo must end verified (none rejected), or the run fails.
 """
 
 from __future__ import annotations
@@ -65,11 +73,12 @@ from load_tests.photo_corpus import WORLD_MARGIN, render_world
 from load_tests.stats import median, percentile
 from shared.timestamps import to_timestamp
 
-Way = Literal["raw", "presigned", "end_to_end"]
-WAYS: tuple[Way, ...] = ("raw", "presigned", "end_to_end")
+Way = Literal["raw", "service", "verification"]
+WAYS: tuple[Way, ...] = ("raw", "service")  # the uploading ways, alternated
 T = TypeVar("T")
 
 UPLOADERS = 8
+SLOTS_PER_CALL = 8  # photos per CreateUploads/CompleteUploads: two claims' worth (4 each)
 FRAME = (1280, 960)  # a phone photo sent at "large" size; portrait scenes swap it
 TARGET_BYTES = 200_000
 SIZE_TOLERANCE = 0.10  # every photo within ±10% of TARGET_BYTES
@@ -82,14 +91,14 @@ FAULT_AT = datetime(2026, 12, 14, 1, 0, tzinfo=UTC)  # 09:00 in Zhuzhou, every c
 ZHUZHOU = timezone(timedelta(hours=8))
 TARGET_RATIO = 0.8
 # Photos per round and way, × time_scale (each photo goes in once per way, so photos rather
-# than seconds bound a round): ~0.2 s raw, ~0.5 s presigned, ~1.5 s end to end here.
-BATCH: Mapping[Way, int] = {"raw": 96, "presigned": 96, "end_to_end": 32}
+# than seconds bound a round): ~0.6 s raw, ~0.8 s through the service, then ~10 s verifying.
+BATCH: Mapping[Way, int] = {"raw": 256, "service": 256}
 ROUNDS = 4  # measured, after one warm-up round of each way
-WARM_UP = 2 * UPLOADERS  # photos of each way's warm-up round
-CREATE_TIMEOUT_S = 10.0
-COMPLETE_TIMEOUT_S = 30.0
+WARM_UP = UPLOADERS * SLOTS_PER_CALL  # photos of each way's warm-up round
+CALL_TIMEOUT_S = 10.0
+PUT_TIMEOUT_S = 10.0
 ANSWER_TIMEOUT_S = 120.0  # a round's answer later than this means the child is stuck
-
+STATES_PER_CALL = 100  # GetUploads' limit
 
 # ------------------------------------------------------------------ the photos
 
@@ -249,6 +258,7 @@ class ClientSetup:
     photos: list[bytes]
     claims: list[str]  # the claim each photo goes to
     uploaders: int = UPLOADERS
+    slots_per_call: int = SLOTS_PER_CALL
 
 
 @dataclass(frozen=True)
@@ -265,9 +275,9 @@ class Outcome:
     """One round as the uploaders saw it.
 
     The rate is taken while every uploader was busy: from the start to the moment the last
-    photo was taken (``drained_s``), the photos completed in that window. The tail, uploaders
-    finishing their last photo one by one, would otherwise weigh on a short round, and more
-    on a slow way (fewer photos per uploader) than on a fast one.
+    photo (or batch of photos) was taken (``drained_s``), the photos completed in that window.
+    The tail, uploaders finishing their last one by one, would otherwise weigh on a short
+    round, and more on a slow way (fewer photos per uploader) than on a fast one.
     """
 
     way: Way
@@ -278,8 +288,8 @@ class Outcome:
     cpu_s: float = 0.0  # the child process's CPU (every thread) during the round
     completions: list[tuple[float, int]] = field(default_factory=list)  # (s from start, bytes)
     latencies_ms: list[float] = field(default_factory=list)  # per photo, every step
-    steps_ms: dict[str, list[float]] = field(default_factory=dict)  # create, post, complete
-    flags: dict[str, int] = field(default_factory=dict)  # codes CompleteUpload answered with
+    steps_ms: dict[str, list[float]] = field(default_factory=dict)  # create, put, complete
+    upload_ids: list[str] = field(default_factory=list)  # received by the service
     error: str | None = None
 
     def _window(self) -> tuple[int, int, float]:
@@ -323,7 +333,7 @@ class Uploaders:
         self.stub = evidence_pb2_grpc.EvidenceServiceStub(self.channel)
         self.http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=setup.uploaders * 2),
-            timeout=aiohttp.ClientTimeout(total=CREATE_TIMEOUT_S),
+            timeout=aiohttp.ClientTimeout(total=PUT_TIMEOUT_S),
         )
         self.run_id = uuid.uuid4().hex[:8]
 
@@ -342,84 +352,80 @@ class Uploaders:
             content_type="image/jpeg",
         )
 
-    async def _presigned(self, index: int, steps: dict[str, list[float]]) -> str:
-        """CreateUpload, then the POST of the bytes to the form; the upload id."""
-        data = self.setup.photos[index]
+    async def _through_service(
+        self, indexes: Sequence[int], steps: dict[str, list[float]]
+    ) -> list[str]:
+        """CreateUploads, a PUT of each photo to its URL, CompleteUploads: the upload ids,
+        every one received."""
         begun = time.perf_counter()
-        form = await self.stub.CreateUpload(
-            pb.CreateUploadRequest(
+        made = await self.stub.CreateUploads(
+            pb.CreateUploadsRequest(
                 request_id=uuid.uuid4().hex,
-                claim_id=self.setup.claims[index],
-                kind="before_photo",
-                content_type="image/jpeg",
-                size_bytes=len(data),
-                sha256=self.hashes[index],
-                file_name=f"IMG_{index:04d}.jpg",
+                slots=[
+                    pb.UploadSlot(
+                        claim_id=self.setup.claims[i],
+                        kind="before_photo",
+                        content_type="image/jpeg",
+                        size_bytes=len(self.setup.photos[i]),
+                        sha256=self.hashes[i],
+                        file_name=f"IMG_{i:04d}.jpg",
+                    )
+                    for i in indexes
+                ],
             ),
             metadata=self.setup.metadata,
-            timeout=CREATE_TIMEOUT_S,
+            timeout=CALL_TIMEOUT_S,
         )
         created = time.perf_counter()
-        await self._post(form, index)
         steps["create"].append((created - begun) * 1000)
-        steps["post"].append((time.perf_counter() - created) * 1000)
-        return form.upload_id
-
-    async def _post(self, form: pb.CreateUploadResponse, index: int) -> None:
-        import aiohttp
-
-        body = aiohttp.FormData()
-        for name, value in form.form_fields.items():
-            body.add_field(name, value)
-        body.add_field(
-            "file",
-            self.setup.photos[index],
-            filename=f"IMG_{index:04d}.jpg",
-            content_type="image/jpeg",
-        )
-        async with self.http.post(form.url, data=body) as answer:
-            if answer.status != 204:
-                raise RuntimeError(f"POST to the form: {answer.status} {await answer.text()}")
-
-    async def _complete(
-        self, upload_id: str, steps: dict[str, list[float]], flags: dict[str, int]
-    ) -> None:
-        begun = time.perf_counter()
-        answer = await self.stub.CompleteUpload(
-            pb.CompleteUploadRequest(request_id=uuid.uuid4().hex, upload_id=upload_id),
+        for target, index in zip(made.uploads, indexes, strict=True):
+            put_begun = time.perf_counter()
+            async with self.http.put(
+                target.url, data=self.setup.photos[index], headers=dict(target.headers)
+            ) as answer:
+                if answer.status != 200:
+                    raise RuntimeError(f"PUT: {answer.status} {await answer.text()}")
+            steps["put"].append((time.perf_counter() - put_begun) * 1000)
+        ids = [t.upload_id for t in made.uploads]
+        completing = time.perf_counter()
+        completed = await self.stub.CompleteUploads(
+            pb.CompleteUploadsRequest(request_id=uuid.uuid4().hex, upload_ids=ids),
             metadata=self.setup.metadata,
-            timeout=COMPLETE_TIMEOUT_S,
+            timeout=CALL_TIMEOUT_S,
         )
-        steps["complete"].append((time.perf_counter() - begun) * 1000)
-        for flag in answer.evidence.flags:
-            flags[flag.code] = flags.get(flag.code, 0) + 1
+        steps["complete"].append((time.perf_counter() - completing) * 1000)
+        states = {s.state for s in completed.uploads}
+        if states != {"received"}:
+            raise RuntimeError(f"CompleteUploads answered {sorted(states)}, not received")
+        return ids
 
     async def run(self, job: Job) -> Outcome:
         loop = asyncio.get_running_loop()
-        pending = iter(range(job.start, job.start + job.count))
+        per_call = 1 if job.way == "raw" else self.setup.slots_per_call
+        starts = range(job.start, job.start + job.count, per_call)
+        pending = iter([range(s, min(s + per_call, job.start + job.count)) for s in starts])
         outcome = Outcome(job.way)
         steps: dict[str, list[float]] = defaultdict(list)
 
-        async def one(index: int) -> None:
+        async def one(indexes: range) -> None:
             if job.way == "raw":
-                await loop.run_in_executor(self.threads, self._raw_put, index)
-                return
-            upload_id = await self._presigned(index, steps)
-            if job.way == "end_to_end":
-                await self._complete(upload_id, steps, outcome.flags)
+                await loop.run_in_executor(self.threads, self._raw_put, indexes[0])
+            else:
+                outcome.upload_ids += await self._through_service(indexes, steps)
 
         async def uploader() -> None:
-            for index in pending:  # shared: each photo is taken by one uploader
+            for indexes in pending:  # shared: each photo is taken by one uploader
                 begun = time.perf_counter()
-                if index == last:
+                if indexes[-1] == last:
                     outcome.drained_s = begun - start
-                await one(index)
+                await one(indexes)
                 done = time.perf_counter()
-                size = len(self.setup.photos[index])
-                outcome.latencies_ms.append((done - begun) * 1000)
-                outcome.completions.append((done - start, size))
-                outcome.photos += 1
-                outcome.bytes += size
+                for index in indexes:
+                    size = len(self.setup.photos[index])
+                    outcome.latencies_ms.append((done - begun) * 1000)
+                    outcome.completions.append((done - start, size))
+                    outcome.photos += 1
+                    outcome.bytes += size
 
         last = job.start + job.count - 1
         cpu, start = time.process_time(), time.perf_counter()
@@ -593,9 +599,9 @@ class Sample:
         return max(0.0, self.machine_cpu_s - ours)
 
 
-async def measured(uploaders: UploaderProcess, job: Job, meter: CpuMeter) -> Sample:
+async def measured(meter: CpuMeter, run: Callable[[], Awaitable[Outcome]]) -> Sample:
     before = meter.snapshot()
-    outcome = await uploaders.run(job)
+    outcome = await run()
     after = meter.snapshot()
     return Sample(
         outcome,
@@ -623,8 +629,8 @@ def summarise(samples: Sequence[Sample]) -> dict[str, Any]:
     return {
         "rate": median([s.rate for s in samples]),
         "mb_per_s": round(median([s.mb_per_s for s in samples]), 2),
-        "p50_ms": round(percentile(latencies, 50), 1),
-        "p99_ms": round(percentile(latencies, 99), 1),
+        "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "steps_p50_ms": {k: round(median(v), 1) for k, v in sorted(steps.items())},
         "cpu_ms_per_photo": {
             "service_process": med(lambda s: s.per_photo_ms(s.service_cpu_s)),
@@ -645,19 +651,20 @@ def summarise(samples: Sequence[Sample]) -> dict[str, Any]:
     }
 
 
-# ------------------------------------------------------------------ inside CompleteUpload
+# ------------------------------------------------------------------ inside verification
 
 
 class Steps:
-    """Wall time of CompleteUpload's steps inside the service, under the benchmark's load:
-    reading the staged object back and verifying it (decode, copies, hashes), writing the
-    object and its copies to S3, the reuse check (index, candidates' thumbnails, alignment),
-    the registering transaction; CPU time of ``verify`` on its thread; bytes of the copies."""
+    """Where a photo's verification spends its time inside the service: wall time of each
+    step under the drain's concurrency (reading the staged object back, writing the object and
+    its copies to S3, the reuse check, the registering transaction), CPU time of ``verify`` on
+    its thread (decode, copies, hashes), bytes of the copies written."""
 
     def __init__(self) -> None:
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.calls: defaultdict[str, int] = defaultdict(int)
         self.copy_bytes: defaultdict[str, int] = defaultdict(int)
+        self.latencies_ms: list[float] = []  # whole verifications, since the last take
         self._lock = threading.Lock()
 
     def _add(self, name: str, seconds: float) -> None:
@@ -671,17 +678,10 @@ class Steps:
             try:
                 return await inner(*args, **kwargs)
             finally:
-                self._add(name, time.perf_counter() - begun)
-
-        return wrapper
-
-    def timed_write(self, inner: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-        async def wrapper(method: str, *args: Any, **kwargs: Any) -> T:
-            begun = time.perf_counter()
-            try:
-                return await inner(method, *args, **kwargs)
-            finally:
-                self._add(f"{method}_transaction", time.perf_counter() - begun)
+                elapsed = time.perf_counter() - begun
+                self._add(name, elapsed)
+                if name == "verify_received":
+                    self.latencies_ms.append(elapsed * 1000)
 
         return wrapper
 
@@ -706,18 +706,23 @@ class Steps:
 
         return wrapper
 
+    def take_latencies(self) -> list[float]:
+        with self._lock:
+            taken, self.latencies_ms = self.latencies_ms, []
+        return taken
+
     def mean_ms(self, name: str) -> float:
         return self.seconds[name] / self.calls[name] * 1000 if self.calls[name] else 0.0
 
     def figures(self) -> dict[str, Any]:
         photos = max(1, self.copy_bytes["photos"])
         return {
-            "read_back_and_verify_ms": round(self.mean_ms("receive"), 1),
+            "verification_ms": round(self.mean_ms("verify_received"), 1),
+            "read_back_ms": round(self.mean_ms("read_version"), 1),
             "verify_cpu_ms": round(self.mean_ms("verify"), 1),
             "s3_writes_ms": round(self.mean_ms("store_objects"), 1),
             "reuse_check_ms": round(self.mean_ms("reuses"), 1),
-            "register_transaction_ms": round(self.mean_ms("CompleteUpload_transaction"), 1),
-            "create_upload_transaction_ms": round(self.mean_ms("CreateUpload_transaction"), 1),
+            "register_transaction_ms": round(self.mean_ms("transaction"), 1),
             "mean_copy_bytes": {
                 k: round(self.copy_bytes[k] / photos) for k in ("original", "display", "thumbnail")
             },
@@ -726,7 +731,7 @@ class Steps:
 
 @contextlib.contextmanager
 def instrumented(target: EvidenceTarget) -> Iterator[Steps]:
-    """Time CompleteUpload's steps; patched on the use cases instance (and on ``verify`` as
+    """Time the verifier's steps; patched on the use cases instance (and on ``verify`` as
     the use cases module calls it) for the length of the block."""
     import services.evidence.usecases as module
     from services.evidence.domain.verification import verify
@@ -734,24 +739,60 @@ def instrumented(target: EvidenceTarget) -> Iterator[Steps]:
     uc = target.usecases
     steps = Steps()
     with (
-        mock.patch.object(uc, "receive", steps.timed("receive", uc.receive)),
+        mock.patch.object(
+            uc, "verify_received", steps.timed("verify_received", uc.verify_received)
+        ),
+        mock.patch.object(
+            uc.objects, "read_version", steps.timed("read_version", uc.objects.read_version)
+        ),
         mock.patch.object(
             uc,
             "store_objects",
             steps.counted_copies(steps.timed("store_objects", uc.store_objects)),
         ),
         mock.patch.object(uc, "reuses", steps.timed("reuses", uc.reuses)),
-        mock.patch.object(uc, "write", steps.timed_write(uc.write)),
+        mock.patch.object(uc, "transaction", steps.timed("transaction", uc.transaction)),
         mock.patch.object(module, "verify", steps.cpu_timed("verify", verify)),
     ):
         yield steps
+
+
+async def drained(target: EvidenceTarget, steps: Steps) -> Outcome:
+    """The service's verifier run until nothing received is left: one verification round."""
+    verifier = target.usecases.verifier
+    assert verifier is not None, "the evidence service runs no verifier"
+    start = time.perf_counter()
+    photos = await verifier.drain()
+    # The uploaders' CPU stays 0: they wait; the service's is counted apart (``measured``).
+    outcome = Outcome("verification", photos=photos, wall_s=time.perf_counter() - start)
+    outcome.latencies_ms = steps.take_latencies()
+    return outcome
+
+
+async def upload_states(setup: ClientSetup, upload_ids: Sequence[str]) -> dict[str, int]:
+    """How the uploads ended (verified, rejected …) and the flags on them: code → count."""
+    counts: dict[str, int] = defaultdict(int)
+    async with grpc.aio.insecure_channel(setup.addr) as channel:
+        stub = evidence_pb2_grpc.EvidenceServiceStub(channel)
+        for start in range(0, len(upload_ids), STATES_PER_CALL):
+            answer = await stub.GetUploads(
+                pb.GetUploadsRequest(upload_ids=upload_ids[start : start + STATES_PER_CALL]),
+                metadata=setup.metadata,
+            )
+            for status in answer.uploads:
+                counts[
+                    status.state if not status.reason else f"{status.state} {status.reason}"
+                ] += 1
+                for flag in status.evidence.flags:
+                    counts[f"flag {flag.code}"] += 1
+    return dict(sorted(counts.items()))
 
 
 # ------------------------------------------------------------------ the benchmark
 
 
 def rotated_order(index: int) -> tuple[Way, ...]:
-    """ABC, then CBA, then ABC…: a slow drift in machine load weighs on every way alike."""
+    """AB, then BA, then AB…: a slow drift in machine load weighs on both ways alike."""
     return WAYS if index % 2 == 0 else WAYS[::-1]
 
 
@@ -794,32 +835,38 @@ def cores_text(summary: Mapping[str, Any], cpus: int) -> str:
             ("uploaders", "uploaders"),
             ("rest_of_machine", "everything else on the machine"),
         )
-        if cores[key] is not None
+        if cores[key] is not None and cores[key] >= 0.005
     )
     return f"the {cpus} cores were {busy:.0%} busy ({parts})"
 
 
+def both_on_one_machine(upload_rate: float, verify_rate: float) -> float:
+    """Photos per second fully verified if uploads and verification share the machine: each
+    photo costs the machine 1/upload + 1/verify seconds of its full capacity (an estimate:
+    it assumes both ways were limited by the same CPUs, as the notes show they were)."""
+    return 1 / (1 / upload_rate + 1 / verify_rate)
+
+
 def compose_note(
     *,
-    presigned: Mapping[str, Any],
+    service: Mapping[str, Any],
     raw: Mapping[str, Any],
-    e2e: Mapping[str, Any],
+    verification: Mapping[str, Any],
     steps: Mapping[str, Any],
-    flags: Mapping[str, int],
-    registered: int,
+    states: Mapping[str, int],
     mean_kb: float,
     cpus: int,
 ) -> str:
     """The sentences printed under the table and kept in the JSON: figures, then the limits."""
-    ratio, e2e_ratio = presigned["rate"] / raw["rate"], e2e["rate"] / raw["rate"]
+    ratio = service["rate"] / raw["rate"]
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
-    cpu, e2e_cpu, raw_cpu = (
-        presigned["cpu_ms_per_photo"],
-        e2e["cpu_ms_per_photo"],
+    cpu, raw_cpu, v_cpu = (
+        service["cpu_ms_per_photo"],
         raw["cpu_ms_per_photo"],
+        verification["cpu_ms_per_photo"],
     )
     copies = steps["mean_copy_bytes"]
-    at = presigned["steps_p50_ms"]
+    at = service["steps_p50_ms"]
 
     def ms(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.1f}"
@@ -828,48 +875,52 @@ def compose_note(
         [
             f"{UPLOADERS} uploaders (a child process), photos of {mean_kb:.0f} KB mean "
             f"({FRAME[0]}×{FRAME[1]} JPEG, each distinct bytes, each uploaded once per way).",
-            f"Presigned upload (CreateUpload + POST to the form) {presigned['rate']:.0f} photos/s, "
-            f"{presigned['mb_per_s']:.1f} MB/s vs raw PUT {raw['rate']:.0f} photos/s, "
-            f"{raw['mb_per_s']:.1f} MB/s: ratio {ratio:.3f} {verdict} the {TARGET_RATIO:.0%} "
-            f"target; p50 {presigned['p50_ms']:.0f} ms (CreateUpload {at.get('create', 0):.0f} + "
-            f"POST {at.get('post', 0):.0f}) vs raw PUT {raw['p50_ms']:.0f} ms.",
-            f"CPU per photo, every process: presigned {cpu_total(presigned):.1f} ms (service "
-            f"{ms(cpu['service_process'])} for the CreateUpload RPC, PostgreSQL "
-            f"{ms(cpu['postgres'])}, SeaweedFS {ms(cpu['s3_server'])} for the POST form, "
-            f"uploaders {ms(cpu['uploaders'])}) vs raw PUT {cpu_total(raw):.1f} ms (SeaweedFS "
-            f"{ms(raw_cpu['s3_server'])}, uploaders {ms(raw_cpu['uploaders'])}); in presigned "
-            f"rounds {cores_text(presigned, cpus)}, so on this machine the ratio follows the CPU "
-            "each way costs.",
-            f"End to end (+ CompleteUpload) {e2e['rate']:.1f} photos/s, {e2e['mb_per_s']:.1f} "
-            f"MB/s: ratio {e2e_ratio:.3f} of raw; p50 {e2e['p50_ms']:.0f} ms, of which "
-            f"CompleteUpload {e2e['steps_p50_ms'].get('complete', 0):.0f} ms.",
-            f"It costs {ms(e2e_cpu['service_process'])} ms of service CPU per photo, "
-            f"{steps['verify_cpu_ms']:.0f} ms of it in verify (decode, display and thumbnail "
-            f"copies, hashes); the service reads the {mean_kb:.0f} KB back from S3, writes the "
-            f"original again, a {copies['display'] / 1000:.0f} KB display copy and a "
-            f"{copies['thumbnail'] / 1000:.0f} KB thumbnail, and removes the staged object: "
-            f"SeaweedFS {ms(e2e_cpu['s3_server'])} ms CPU per photo, PostgreSQL "
-            f"{ms(e2e_cpu['postgres'])} ms.",
-            f"Wall time per photo under this load: read back + verify "
-            f"{steps['read_back_and_verify_ms']:.0f} ms, S3 writes {steps['s3_writes_ms']:.0f} "
-            f"ms, reuse check (index, candidates' thumbnails, alignment) "
-            f"{steps['reuse_check_ms']:.0f} ms, registering transaction "
-            f"{steps['register_transaction_ms']:.0f} ms.",
-            f"End-to-end limit: CPU; {cores_text(e2e, cpus)}.",
-            f"Flags on the {registered} photos registered (every claim a different machine room, "
-            "photos taken after the fault): "
-            + (", ".join(f"{code} {n}" for code, n in sorted(flags.items())) or "none")
-            + ".",
+            f"Through the service (CreateUploads of {SLOTS_PER_CALL} photos, a presigned PUT "
+            f"each, CompleteUploads: stored in S3 and recorded as received) "
+            f"{service['rate']:.0f} photos/s, {service['mb_per_s']:.1f} MB/s vs raw PUT "
+            f"{raw['rate']:.0f} photos/s, {raw['mb_per_s']:.1f} MB/s: ratio {ratio:.3f} "
+            f"{verdict} the {TARGET_RATIO:.0%} target; per call of {SLOTS_PER_CALL} p50 "
+            f"CreateUploads {at.get('create', 0):.0f} ms, CompleteUploads "
+            f"{at.get('complete', 0):.0f} ms; PUT p50 {at.get('put', 0):.0f} ms vs raw PUT "
+            f"{raw['p50_ms']:.0f} ms.",
+            f"CPU per photo, every process: through the service {cpu_total(service):.1f} ms "
+            f"(service {ms(cpu['service_process'])}, PostgreSQL {ms(cpu['postgres'])}, SeaweedFS "
+            f"{ms(cpu['s3_server'])}, uploaders {ms(cpu['uploaders'])}) vs raw PUT "
+            f"{cpu_total(raw):.1f} ms (SeaweedFS {ms(raw_cpu['s3_server'])}, uploaders "
+            f"{ms(raw_cpu['uploaders'])}); in the service's rounds "
+            f"{cores_text(service, cpus)}.",
+            f"Verification (the background verifier draining each round's uploads, paused "
+            f"while they came in) {verification['rate']:.1f} photos/s, "
+            f"{verification['rate'] / raw['rate']:.3f} of raw PUT; p50 "
+            f"{verification['p50_ms']:.0f} ms a photo at the verifier's concurrency; "
+            f"{cpu_total(verification):.1f} ms CPU per photo (service "
+            f"{ms(v_cpu['service_process'])}, {steps['verify_cpu_ms']:.0f} of it in verify: "
+            f"decode, copies, hashes; SeaweedFS {ms(v_cpu['s3_server'])}; PostgreSQL "
+            f"{ms(v_cpu['postgres'])}); it reads the {mean_kb:.0f} KB back, writes the original "
+            f"under its hash, a {copies['display'] / 1000:.0f} KB display copy and a "
+            f"{copies['thumbnail'] / 1000:.0f} KB thumbnail, removes the staged object; "
+            f"{cores_text(verification, cpus)}.",
+            f"Wall time per photo: read back {steps['read_back_ms']:.0f} ms, S3 writes "
+            f"{steps['s3_writes_ms']:.0f} ms, reuse check {steps['reuse_check_ms']:.0f} ms, "
+            f"transactions {steps['register_transaction_ms']:.0f} ms.",
+            f"Both on this machine at once, uploads and verification would fully verify about "
+            f"{both_on_one_machine(service['rate'], verification['rate']):.0f} photos/s "
+            "(1 / (1/upload + 1/verification)); a burst is accepted at the upload rate and "
+            "verified behind it.",
+            "How the uploads ended: "
+            + ", ".join(f"{what} {n}" for what, n in states.items())
+            + " (every claim a different machine room, photos taken after the fault).",
         ]
     )
 
 
 @benchmark("evidence_upload_throughput")
 async def upload_throughput(ctx: BenchContext) -> BenchResult:
-    """~200 KB photos in through the service (presigned; and end to end) beside raw SDK PUTs
-    to the same SeaweedFS and bucket, by UPLOADERS concurrent uploaders, alternating rounds."""
+    """~200 KB photos in through the service (presigned PUTs in batched calls) beside raw SDK
+    PUTs to the same SeaweedFS and bucket, by UPLOADERS concurrent uploaders, alternating
+    rounds; then the verification of each round's photos by the service's verifier."""
     scale = ctx.time_scale
-    batch = {way: max(2 * UPLOADERS, round(n * scale)) for way, n in BATCH.items()}
+    batch = {way: max(2 * WARM_UP, round(n * scale)) for way, n in BATCH.items()}
     needed = WARM_UP + max(batch.values()) * ROUNDS
     # Scenes (machine rooms) and claims of their own in every run: on a stack that outlives
     # the run (DATABASE_URL, S3_ENDPOINT set), a second run's photos are new photos too.
@@ -904,44 +955,67 @@ async def upload_throughput(ctx: BenchContext) -> BenchResult:
         photos=photos,
         claims=claims,
     )
+    verifier = target.usecases.verifier
+    assert verifier is not None, "the evidence service runs no verifier"
     meter = CpuMeter()
-    samples: dict[Way, list[Sample]] = {way: [] for way in WAYS}
+    samples: dict[Way, list[Sample]] = {way: [] for way in (*WAYS, "verification")}
     cursor: dict[Way, int] = dict.fromkeys(WAYS, 0)
-    async with UploaderProcess(setup) as uploaders:
-        note(f"measuring raw PUT, presigned, end to end: {UPLOADERS} uploaders, ABC/CBA rounds …")
-        with instrumented(target) as steps:
-            for index in range(ROUNDS + 1):  # round 0 warms connections, pools and caches
-                for way in rotated_order(index):
-                    job = Job(way, cursor[way], batch[way] if index else WARM_UP)
-                    cursor[way] += job.count
-                    samples[way].append(await measured(uploaders, job, meter))
+    received: list[str] = []
+    await verifier.pause()  # uploads and verification are measured apart (docs/adr/0008)
+    try:
+        async with UploaderProcess(setup) as uploaders:
+            note(
+                f"measuring raw PUT and uploads through the service ({UPLOADERS} uploaders, "
+                "AB/BA rounds), then verification of each round's uploads …"
+            )
+            with instrumented(target) as steps:
+                for index in range(ROUNDS + 1):  # round 0 warms connections, pools, caches
+                    for way in rotated_order(index):
+                        job = Job(way, cursor[way], batch[way] if index else WARM_UP)
+                        cursor[way] += job.count
+                        sample = await measured(meter, functools.partial(uploaders.run, job))
+                        samples[way].append(sample)
+                        received += sample.outcome.upload_ids
+                    samples["verification"].append(
+                        await measured(meter, functools.partial(drained, target, steps))
+                    )
+    finally:
+        verifier.resume()
+    states = await upload_states(setup, received)
+    if set(states) - {"verified"} - {s for s in states if s.startswith("flag ")}:
+        raise RuntimeError(f"not every upload was verified: {states}")
 
-    raw, presigned, e2e = (summarise(samples[way][1:]) for way in WAYS)
-    ratio, e2e_ratio = presigned["rate"] / raw["rate"], e2e["rate"] / raw["rate"]
+    raw, service, verification = (summarise(samples[way][1:]) for way in (*WAYS, "verification"))
+    ratio = service["rate"] / raw["rate"]
     figures = steps.figures()
-    flags: dict[str, int] = defaultdict(int)
-    for sample in samples["end_to_end"]:  # the warm-up's photos are registered too
-        for code, n in sample.outcome.flags.items():
-            flags[code] += n
-    registered = sum(s.outcome.photos for s in samples["end_to_end"])
     cpus = os.cpu_count() or 1
 
     def measure_extra(summary: Mapping[str, Any]) -> dict[str, Any]:
         keys = ("mb_per_s", "p50_ms", "p99_ms", "steps_p50_ms", "cpu_ms_per_photo", "cores_busy")
         return {k: summary[k] for k in keys}
 
-    end_to_end = Measure("evidence_upload_end_to_end", "photos/s", e2e["rate"], measure_extra(e2e))
+    verifying = Measure(
+        "evidence_verification_throughput",
+        "photos/s",
+        verification["rate"],
+        measure_extra(verification),
+    )
     return BenchResult(
-        Measure(
-            "evidence_upload_throughput", "photos/s", presigned["rate"], measure_extra(presigned)
-        ),
+        Measure("evidence_upload_throughput", "photos/s", service["rate"], measure_extra(service)),
         Measure("s3_raw_put", "photos/s", raw["rate"], measure_extra(raw)),
         extra={
             "target_ratio": TARGET_RATIO,
             "meets_target": ratio >= TARGET_RATIO,
-            "end_to_end": {**end_to_end.as_json(), "ratio": round(e2e_ratio, 4)},
-            "complete_upload_steps": figures,
-            "end_to_end_flags": {"photos_registered": registered, **dict(sorted(flags.items()))},
+            "verification": {
+                **verifying.as_json(),
+                "ratio_to_raw_put": round(verification["rate"] / raw["rate"], 4),
+                "concurrency": verifier.concurrency,
+            },
+            "both_on_one_machine_photos_per_s": round(
+                both_on_one_machine(service["rate"], verification["rate"]), 1
+            ),
+            "verification_steps": figures,
+            "upload_states": states,
             "photos": {
                 "count": len(photos),
                 "mean_bytes": round(sum(sizes) / len(sizes)),
@@ -954,21 +1028,26 @@ async def upload_throughput(ctx: BenchContext) -> BenchResult:
             },
             "load": {
                 "uploaders": UPLOADERS,
+                "slots_per_call": SLOTS_PER_CALL,
                 "uploader_process": "separate (multiprocessing, spawn); service in this process",
                 "rounds": ROUNDS,
                 "photos_per_round": dict(batch),
                 "measured_photos": {
-                    way: s["photos"] for way, s in zip(WAYS, (raw, presigned, e2e), strict=True)
+                    way: s["photos"]
+                    for way, s in zip(
+                        ("raw", "service", "verification"),
+                        (raw, service, verification),
+                        strict=True,
+                    )
                 },
             },
         },
         note=compose_note(
-            presigned=presigned,
+            service=service,
             raw=raw,
-            e2e=e2e,
+            verification=verification,
             steps=figures,
-            flags=flags,
-            registered=registered,
+            states=states,
             mean_kb=mean_kb,
             cpus=cpus,
         ),

@@ -168,6 +168,18 @@ def _row(cls: Any, row: Any) -> Any:
 _ids = sa.bindparam("ids", type_=pg.ARRAY(sa.Text))
 _FOLDERS = sa.select(claim_folders).where(claim_folders.c.claim_id == sa.func.any(_ids))
 _UPLOADS = sa.select(uploads).where(uploads.c.id == sa.func.any(_ids))
+_UPLOADS_WITH_FOLDERS = (
+    sa.select(
+        uploads,
+        claim_folders.c.claim_id.label("folder_claim_id"),
+        claim_folders.c.region,
+        claim_folders.c.contractor_id,
+        claim_folders.c.fault_at,
+        claim_folders.c.repaired_at,
+    )
+    .select_from(uploads.outerjoin(claim_folders, claim_folders.c.claim_id == uploads.c.claim_id))
+    .where(uploads.c.id == sa.func.any(_ids))
+)
 _UPLOAD_FIELDS = tuple(UploadRow.__dataclass_fields__)
 _ADD_UPLOAD = uploads.insert().values({name: sa.bindparam(name) for name in _UPLOAD_FIELDS})
 _RECEIVED = (
@@ -253,6 +265,21 @@ class EvidenceStore:
     async def uploads(self, upload_ids: Sequence[str]) -> dict[str, UploadRow]:
         rows = await self.conn.execute(_UPLOADS, {"ids": list(upload_ids)})
         return {r.id: _row(UploadRow, r) for r in rows}
+
+    async def uploads_with_folders(
+        self, upload_ids: Sequence[str]
+    ) -> dict[str, tuple[UploadRow, Folder | None]]:
+        """The uploads by id, each with its claim's folder (one statement)."""
+        rows = await self.conn.execute(_UPLOADS_WITH_FOLDERS, {"ids": list(upload_ids)})
+        found = {}
+        for r in rows:
+            folder = None
+            if r.folder_claim_id is not None:
+                folder = Folder(
+                    r.folder_claim_id, r.region, r.contractor_id, r.fault_at, r.repaired_at
+                )
+            found[r.id] = (_row(UploadRow, r), folder)
+        return found
 
     async def mark_received(self, upload_ids: Sequence[str], at: datetime) -> None:
         """pending → received (only from pending: a repeat changes nothing)."""

@@ -405,27 +405,25 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         self, store: EvidenceStore, upload_ids: Sequence[str]
     ) -> dict[str, UploadRow]:
         """The caller's uploads by id, their claims still visible to the caller; any other id
-        is NOT_FOUND (one answer for "no such upload" and "not yours")."""
-        found = await store.uploads(upload_ids)
+        is NOT_FOUND (one answer for "no such upload" and "not yours"). One statement."""
+        found = await store.uploads_with_folders(upload_ids)
         subject = current_principal().subject
-        folders = await store.folders(sorted({u.claim_id for u in found.values()}))
         for index, upload_id in enumerate(upload_ids):
-            upload = found.get(upload_id)
+            upload, folder = found.get(upload_id, (None, None))
             if upload is None or upload.requested_by != subject:
                 raise NotFound(f"no upload {upload_id!r} of yours", field=f"upload_ids[{index}]")
-            self._visible(folders.get(upload.claim_id), upload.claim_id, f"upload_ids[{index}]")
-        return found
+            self._visible(folder, upload.claim_id, f"upload_ids[{index}]")
+        return {upload_id: upload for upload_id, (upload, _) in found.items()}
 
-    async def staged_uploads(
-        self, uploads: Sequence[UploadRow], budget_s: float | None
-    ) -> set[str]:
-        """Which of these uploads have their object in S3: one listing per batch prefix."""
-        prefixes = {STAGING + id_prefix(u.id) for u in uploads}
+    async def staged(self, upload_ids: Sequence[str], budget_s: float | None) -> set[str]:
+        """Which of these uploads have their object in S3: one listing per batch prefix (the
+        ids alone say where to look, so S3 is asked before the database)."""
+        prefixes = sorted({STAGING + id_prefix(upload_id) for upload_id in upload_ids})
         listed = await asyncio.gather(
-            *(self.objects.sizes(prefix, budget_s=budget_s) for prefix in sorted(prefixes))
+            *(self.objects.sizes(prefix, budget_s=budget_s) for prefix in prefixes)
         )
         keys = {key for found in listed for key in found}
-        return {u.id for u in uploads if staging_key(u.id) in keys}
+        return {upload_id for upload_id in upload_ids if staging_key(upload_id) in keys}
 
     async def complete_uploads(
         self,
@@ -437,27 +435,33 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         response_type: type[M],
     ) -> M:
         """Pending uploads whose objects S3 holds become received (and queued for the
-        verifier); expired ones are rejected; the rest are reported as they stand."""
-        uploads = await self.read(lambda store: self._caller_uploads(store, upload_ids))
+        verifier); expired ones are rejected; the rest are reported as they stand. One listing
+        of S3 per batch, then one transaction of a few statements: this is the whole cost of
+        accepting a photo beside its PUT (docs/adr/0008)."""
+        staged = await self.staged(upload_ids, budget_s)
         now = self.clock.now()
-        open_ = [u for u in uploads.values() if u.state == PENDING and now < u.expires_at]
-        expired = [u for u in uploads.values() if u.state == PENDING and now >= u.expires_at]
-        staged = await self.staged_uploads(open_, budget_s) if open_ else set()
         subject = current_principal().subject
 
         async def work(store: EvidenceStore) -> M:
-            await store.mark_received(sorted(staged), now)
+            uploads = await self._caller_uploads(store, upload_ids)
+            pending = [u for u in uploads.values() if u.state == PENDING]
+            expired = [u for u in pending if now >= u.expires_at]
+            received = [u for u in pending if now < u.expires_at and u.id in staged]
+            await store.mark_received([u.id for u in received], now)
+            for upload in received:
+                uploads[upload.id] = replace(upload, state=RECEIVED, received_at=now)
             for upload in expired:
+                message = f"completed after the upload expired at {upload.expires_at}"
                 if await store.finish_upload(
-                    upload.id,
-                    evidence_id=None,
-                    reason=UPLOAD_EXPIRED,
-                    message=f"completed after the upload expired at {upload.expires_at}",
+                    upload.id, evidence_id=None, reason=UPLOAD_EXPIRED, message=message
                 ):
                     await store.audit(
                         subject, "upload_rejected", claim_id=upload.claim_id, detail=upload.id
                     )
-            return reply(await self._states(store, upload_ids, not_staged=set(uploads) - staged))
+                uploads[upload.id] = replace(
+                    upload, state=REJECTED, reason=UPLOAD_EXPIRED, message=message
+                )
+            return reply(await self._states(store, [uploads[i] for i in upload_ids]))
 
         response = await self.write("CompleteUploads", request, response_type, work)
         if staged and self.on_received is not None:
@@ -466,32 +470,29 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
 
     async def upload_states(self, upload_ids: Sequence[str]) -> list[UploadState]:
         async def work(store: EvidenceStore) -> list[UploadState]:
-            await self._caller_uploads(store, upload_ids)
-            return await self._states(store, upload_ids, not_staged=set(upload_ids))
+            uploads = await self._caller_uploads(store, upload_ids)
+            return await self._states(store, [uploads[i] for i in upload_ids])
 
         return await self.read(work)
 
     async def _states(
-        self, store: EvidenceStore, upload_ids: Sequence[str], *, not_staged: set[str]
+        self, store: EvidenceStore, uploads: Sequence[UploadRow]
     ) -> list[UploadState]:
-        """How the uploads stand now; a pending one in ``not_staged`` says it is not in yet."""
-        uploads = await store.uploads(upload_ids)
-        verified = [u for u in uploads.values() if u.state == VERIFIED and u.evidence_id]
+        """How these uploads stand; the evidence (and its flags) of the verified ones."""
         registered: dict[str, Registered] = {}
         by_claim: defaultdict[str, list[EvidenceRow]] = defaultdict(list)
-        for upload in verified:
-            assert upload.evidence_id is not None
-            row = await store.evidence(upload.evidence_id)
-            if row is not None:
-                by_claim[row.claim_id].append(row)
-        folders = await store.folders(sorted(by_claim))
+        for upload in uploads:
+            if upload.state == VERIFIED and upload.evidence_id is not None:
+                row = await store.evidence(upload.evidence_id)
+                if row is not None:
+                    by_claim[row.claim_id].append(row)
+        folders = await store.folders(sorted(by_claim)) if by_claim else {}
         for claim_id, rows in by_claim.items():
             flags = await self._flags_of(store, folders[claim_id], rows)
             registered |= {r.id: Registered(r, flags) for r in rows}
         states = []
-        for upload_id in upload_ids:
-            upload = uploads[upload_id]
-            if upload.state == PENDING and upload_id in not_staged:
+        for upload in uploads:
+            if upload.state == PENDING:
                 message = "nothing is in storage for this upload yet: PUT the bytes first"
                 states.append(UploadState(upload, PENDING, UPLOAD_NOT_RECEIVED, message))
             else:

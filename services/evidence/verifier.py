@@ -1,10 +1,11 @@
 """The background verifier: received uploads become evidence (or are rejected) off the request
 path, so that accepting a photo costs what storing it costs (docs/adr/0008).
 
-It takes received uploads from the database in small leased batches (``SKIP LOCKED``: several
-replicas never take the same one; one that dies lets its lease run out), verifies and registers
-each (``EvidenceUseCases.verify_received``), ``concurrency`` at a time (the decoding runs in
-threads, so two use two cores), and sweeps leftover staged objects now and then. It wakes when
+It takes received uploads from the database a couple at a time under a lease (``SKIP
+LOCKED``: several replicas never take the same one; one that dies lets its lease run out),
+verifies and registers each (``EvidenceUseCases.verify_received``), ``concurrency`` at a time
+(the decoding runs in threads, so two use two cores), and sweeps leftover staged objects now
+and then. It wakes when
 this process receives uploads and polls for the rest (other replicas, leases run out, retries
 after a storage failure). Everything it needs is in the database: a restart loses nothing.
 """
@@ -19,6 +20,7 @@ import time
 from services.evidence.usecases import EvidenceUseCases
 
 log = logging.getLogger("elevins.evidence.verifier")
+_LEASED_AT_ONCE = 2
 
 
 class Verifier:
@@ -61,9 +63,9 @@ class Verifier:
             self._task = None
 
     async def pause(self) -> None:
-        """No new batch until ``resume``; returns once the batch in hand is finished. For an
-        operator's maintenance window, and for the benchmark, which measures accepting
-        uploads and verifying them as two figures (docs/adr/0008)."""
+        """The background loop takes no new upload until ``resume``; returns once those in
+        hand are finished. For an operator's maintenance window, and for the benchmark, which
+        measures accepting uploads and verifying them as two figures (docs/adr/0008)."""
         self._running.clear()
         async with self._busy:
             pass
@@ -72,32 +74,31 @@ class Verifier:
         self._running.set()
         self._wake.set()
 
-    async def verify_some(self) -> int:
-        """One leased batch verified, ``concurrency`` at a time; how many uploads it held."""
-        async with self._busy:
-            leased = await self.usecases.lease_received(self.concurrency * 4)
+    async def drain(self, *, until_paused: bool = False) -> int:
+        """Received uploads verified until none is left (or, ``until_paused``, until
+        ``pause``), ``concurrency`` at a time; how many."""
+        async with self._busy, asyncio.TaskGroup() as workers:  # one fails: all stop
+            done = [
+                workers.create_task(self._worker(until_paused)) for _ in range(self.concurrency)
+            ]
+        return sum(task.result() for task in done)
+
+    async def _worker(self, until_paused: bool) -> int:
+        """One at a time: lease a couple (a transaction each time: cheap beside a photo's
+        verification, and a short lease keeps the other workers busy to the end)."""
+        done = 0
+        while not self._stopping.is_set() and not (until_paused and not self._running.is_set()):
+            leased = await self.usecases.lease_received(_LEASED_AT_ONCE)
             if not leased:
-                return 0
-            gate = asyncio.Semaphore(self.concurrency)
-
-            async def one(upload_id: str) -> None:
-                async with gate:
-                    await self.usecases.verify_received(by_id[upload_id])
-
-            by_id = {u.id: u for u in leased}
-            results = await asyncio.gather(*(one(i) for i in by_id), return_exceptions=True)
-            for upload_id, result in zip(by_id, results, strict=True):
-                if isinstance(result, BaseException):
+                return done
+            for upload in leased:
+                try:
+                    await self.usecases.verify_received(upload)
+                except Exception:
                     # A bug: the lease runs out and the upload is tried again, up to its limit.
-                    log.error("verifying %s failed", upload_id, exc_info=result)
-            return len(leased)
-
-    async def drain(self) -> int:
-        """Batches until none is left; how many uploads they held."""
-        total = 0
-        while done := await self.verify_some():
-            total += done
-        return total
+                    log.exception("verifying %s failed", upload.id)
+            done += len(leased)
+        return done
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -107,7 +108,7 @@ class Verifier:
             self._wake.clear()
             done = 0
             try:
-                done = await self.verify_some()
+                done = await self.drain(until_paused=True)
                 if time.monotonic() - self._swept_at >= self.sweep_every_s:
                     self._swept_at = time.monotonic()
                     swept = await self.usecases.sweep_staging()
