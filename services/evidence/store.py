@@ -115,6 +115,16 @@ class UploadRow:
 
 
 @dataclass(frozen=True)
+class Leased:
+    """A received upload a verifier holds, its claim's folder, and whether evidence with the
+    declared bytes is registered already (then their object is in S3: not written again)."""
+
+    upload: UploadRow
+    folder: Folder
+    stored: bool
+
+
+@dataclass(frozen=True)
 class EvidenceRow:
     id: str
     claim_id: str
@@ -199,9 +209,16 @@ _queue = (
 )
 _LEASE = (
     uploads.update()
-    .where(uploads.c.id.in_(_queue))
+    .where(uploads.c.id.in_(_queue), uploads.c.claim_id == claim_folders.c.claim_id)
     .values(lease_until=sa.bindparam("until"), attempts=uploads.c.attempts + 1)
-    .returning(*uploads.c)
+    .returning(
+        *uploads.c,
+        claim_folders.c.region,
+        claim_folders.c.contractor_id,
+        claim_folders.c.fault_at,
+        claim_folders.c.repaired_at,
+        sa.exists().where(evidence.c.sha256 == uploads.c.sha256).label("stored"),
+    )
 )
 _UNVERIFIED = sa.select(sa.func.count()).where(
     uploads.c.claim_id == sa.bindparam("claim_id"), uploads.c.state == "received"
@@ -286,14 +303,21 @@ class EvidenceStore:
         if upload_ids:
             await self.conn.execute(_RECEIVED, {"ids": list(upload_ids), "at": at})
 
-    async def lease_received(
-        self, limit: int, *, now: datetime, until: datetime
-    ) -> list[UploadRow]:
+    async def lease_received(self, limit: int, *, now: datetime, until: datetime) -> list[Leased]:
         """Up to ``limit`` received uploads nobody holds, oldest first, held until ``until``
         (``SKIP LOCKED``: two workers never take the same one; a worker that dies lets its
-        lease run out and another takes the upload again)."""
+        lease run out and another takes the upload again); with what the verifier needs to
+        know besides, in the same statement."""
         rows = await self.conn.execute(_LEASE, {"limit": limit, "now": now, "until": until})
-        return sorted((_row(UploadRow, r) for r in rows), key=lambda u: (u.received_at, u.id))
+        leased = [
+            Leased(
+                _row(UploadRow, r),
+                Folder(r.claim_id, r.region, r.contractor_id, r.fault_at, r.repaired_at),
+                r.stored,
+            )
+            for r in rows
+        ]
+        return sorted(leased, key=lambda x: (x.upload.received_at, x.upload.id))
 
     async def finish_upload(
         self,

@@ -67,7 +67,14 @@ from services.evidence.objects import (
     evidence_key,
     staging_key,
 )
-from services.evidence.store import EvidenceRow, EvidenceStore, Folder, IndexedPhoto, UploadRow
+from services.evidence.store import (
+    EvidenceRow,
+    EvidenceStore,
+    Folder,
+    IndexedPhoto,
+    Leased,
+    UploadRow,
+)
 from shared.auth import Role, current_principal
 from shared.clock import Clock
 from shared.domain_errors import DomainError, NotFound, PermissionDenied, PreconditionFailed
@@ -186,6 +193,8 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         self.on_received: Callable[[], None] | None = None
         # The background verifier of this process, if it runs one (wiring sets it).
         self.verifier: Verifier | None = None
+        # Staged objects of uploads the verifier finished with, for ``remove_spent``.
+        self.spent: list[tuple[str, str | None]] = []
 
     # ------------------------------------------------------------ the forensic index
 
@@ -509,17 +518,18 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
 
     # ------------------------------------------------------------ the verifier's work
 
-    async def lease_received(self, limit: int) -> list[UploadRow]:
+    async def lease_received(self, limit: int) -> list[Leased]:
         """Up to ``limit`` received uploads for this worker (``LEASE``), oldest first."""
         now = self.clock.now()
         return await self.transaction(
             lambda store: store.lease_received(limit, now=now, until=now + LEASE)
         )
 
-    async def verify_received(self, upload: UploadRow) -> str:
+    async def verify_received(self, leased: Leased) -> str:
         """A received upload verified and registered, or rejected with its reason; its staged
-        object removed either way. The state it ended in (still ``received`` when S3 failed:
-        it is tried again after ``STORAGE_RETRY``)."""
+        object removed either way (in batches: ``remove_spent``). The state it ended in (still
+        ``received`` when S3 failed: it is tried again after ``STORAGE_RETRY``)."""
+        upload = leased.upload
         actor = upload.requested_by
         if upload.attempts > MAX_ATTEMPTS:
             log.error("upload %s failed verification %d times", upload.id, upload.attempts - 1)
@@ -537,17 +547,15 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
                 verified = await asyncio.to_thread(verify, staged.data, declared)
             except DomainError as error:
                 await self._reject(upload, error, actor=actor)
-                await self._discard(key, staged.version_id, None)
+                self.spent.append((key, staged.version_id))
                 return REJECTED
-            await self.store_objects(staged.data, verified, None)
+            await self.store_objects(staged.data, verified, None, registered=leased.stored)
             reuses = await self.reuses(upload.claim_id, verified, None)
 
             async def work(store: EvidenceStore) -> Registered:
-                folder = await store.folder(upload.claim_id)
-                assert folder is not None  # folders are never removed
                 return await self.register(
                     store,
-                    folder=folder,
+                    folder=leased.folder,
                     actor=actor,
                     kind=upload.kind,
                     file_name=upload.file_name,
@@ -562,13 +570,23 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
             except UploadAlreadyUsed:  # another worker finished it first
                 return VERIFIED
             self._indexed(registered.evidence)
-            await self._discard(key, staged.version_id, None)
+            self.spent.append((key, staged.version_id))
             return VERIFIED
         except StorageUnavailable as error:
             log.warning("upload %s waits for storage: %s", upload.id, error)
             retry_at = self.clock.now() + STORAGE_RETRY
             await self.transaction(lambda store: store.retry_later(upload.id, retry_at))
             return RECEIVED
+
+    async def remove_spent(self) -> None:
+        """The staged objects the verifier is done with, removed for good in one request
+        (their versions: a plain delete would keep the bytes behind a marker). If S3 fails,
+        the sweeper removes them later: nothing refers to them."""
+        spent, self.spent = self.spent, []
+        try:
+            await self.objects.remove_versions(spent)
+        except StorageUnavailable as error:
+            log.warning("%d staged objects not removed: %s", len(spent), error)
 
     async def sweep_staging(self, *, older_than: timedelta | None = None) -> int:
         """Staged objects no upload will read again, removed for good: older than an upload
@@ -587,12 +605,24 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
 
     # ------------------------------------------------------------ registration
 
-    async def store_objects(self, data: bytes, verified: Verified, budget_s: float | None) -> None:
-        """The object and its derived copies in S3 (before any row refers to them)."""
+    async def store_objects(
+        self,
+        data: bytes,
+        verified: Verified,
+        budget_s: float | None,
+        *,
+        registered: bool | None = None,
+    ) -> None:
+        """The object and its derived copies in S3 (before any row refers to them).
+        ``registered``: whether evidence with these bytes is registered (None: not known)."""
         key = evidence_key(verified.sha256)
-        # Content-addressed: a retry, or the same photo in two claims, is one object (and a
-        # locked object must not be written again).
-        if not await self.objects.exists(key, budget_s=budget_s):
+        # Content-addressed: a retry, or the same photo in two claims, is one object, and a
+        # locked object must not be written again. Only registered evidence is ever locked, so
+        # bytes no evidence has are written without asking S3 first (a leftover of a crash
+        # before registering is the same bytes, unlocked).
+        if registered is None:
+            registered = await self.objects.exists(key, budget_s=budget_s)
+        if not registered:
             await self.objects.write(key, data, verified.content_type, budget_s=budget_s)
         for variant, copy in (("thumbnail", verified.thumbnail), ("display", verified.display)):
             if copy is not None:

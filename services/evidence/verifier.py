@@ -21,6 +21,7 @@ from services.evidence.usecases import EvidenceUseCases
 
 log = logging.getLogger("elevins.evidence.verifier")
 _LEASED_AT_ONCE = 2
+_SPENT_AT_ONCE = 100  # staged objects removed in one request (DeleteObjects takes 1,000)
 
 
 class Verifier:
@@ -77,10 +78,15 @@ class Verifier:
     async def drain(self, *, until_paused: bool = False) -> int:
         """Received uploads verified until none is left (or, ``until_paused``, until
         ``pause``), ``concurrency`` at a time; how many."""
-        async with self._busy, asyncio.TaskGroup() as workers:  # one fails: all stop
-            done = [
-                workers.create_task(self._worker(until_paused)) for _ in range(self.concurrency)
-            ]
+        async with self._busy:
+            try:
+                async with asyncio.TaskGroup() as workers:  # one fails: all stop
+                    done = [
+                        workers.create_task(self._worker(until_paused))
+                        for _ in range(self.concurrency)
+                    ]
+            finally:
+                await self.usecases.remove_spent()
         return sum(task.result() for task in done)
 
     async def _worker(self, until_paused: bool) -> int:
@@ -91,13 +97,15 @@ class Verifier:
             leased = await self.usecases.lease_received(_LEASED_AT_ONCE)
             if not leased:
                 return done
-            for upload in leased:
+            for one in leased:
                 try:
-                    await self.usecases.verify_received(upload)
+                    await self.usecases.verify_received(one)
                 except Exception:
                     # A bug: the lease runs out and the upload is tried again, up to its limit.
-                    log.exception("verifying %s failed", upload.id)
+                    log.exception("verifying %s failed", one.upload.id)
             done += len(leased)
+            if len(self.usecases.spent) >= _SPENT_AT_ONCE:
+                await self.usecases.remove_spent()
         return done
 
     async def _run(self) -> None:

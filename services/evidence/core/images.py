@@ -117,17 +117,24 @@ class PhotoFacts:
     device: str | None
     gps: tuple[float, float] | None
     has_exif: bool
+    orientation: int = 1  # EXIF Orientation (1: upright as stored; 1 when absent or garbled)
 
 
 def open_image(
-    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, draft_side: int | None = None
+    data: bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_side: int | None = None,
+    rgb: bool = True,
 ) -> tuple[Image.Image, PhotoFacts]:
     """Decode ``data`` into an upright RGB image and its facts, or raise ``ImageRejected``.
 
     ``max_pixels`` caps width × height, checked from the header before decoding. Pillow's
     global limit still applies above it. ``draft_side``: when the caller only needs copies
     no larger than this, let libjpeg decode JPEGs at 1/2, 1/4 or 1/8 scale (each side stays
-    ≥ ``draft_side``), several times faster; forensics wants the default full image.
+    ≥ ``draft_side``), several times faster; every byte of the file is still decoded, so a
+    truncated one is caught as at full size. ``rgb=False`` leaves the mode as decoded (what
+    ``matching.decode`` hashes; ``derived_jpeg`` converts by itself).
     """
     mime = sniff(data[:SNIFF_BYTES])
     plugin = _DECODABLE.get(mime or "")
@@ -152,7 +159,7 @@ def open_image(
         exif = image.getexif()
         facts = _facts(exif, width, height, mime)
         ImageOps.exif_transpose(image, in_place=True)
-        return _to_rgb(image), facts
+        return (_to_rgb(image) if rgb else image), facts
     except _BOMB_ERRORS as exc:
         raise _bomb() from exc
     except (OSError, EOFError) as exc:
@@ -193,6 +200,73 @@ def derived_jpeg(image: Image.Image, *, max_side: int, quality: int = 85) -> byt
     return out.getvalue()
 
 
+def stripped_jpeg(data: bytes, *, orientation: int = 1) -> bytes | None:
+    """The JPEG ``data`` without its metadata, its compressed pixels untouched (no re-encoding:
+    the same picture, byte for byte in its scans, at no decoding cost), or None when its
+    structure is not the plain one this reads (the caller then re-encodes with
+    ``derived_jpeg``).
+
+    Kept: the frame, tables and scans, APP0 (JFIF) and APP14 (Adobe: how to read the colours).
+    Dropped: every other APPn segment (EXIF with GPS, time and device; XMP; ICC; IPTC; maker
+    data), comments, and whatever follows the end of the image (the extra pictures of a phone's
+    MPO file carry EXIF of their own). An ``orientation`` other than 1 is kept in a minimal
+    EXIF holding that tag alone, so that the copy is still shown upright.
+    """
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    kept = [data[:2]]
+    if orientation != 1:
+        exif = Image.Exif()
+        exif[ExifTags.Base.Orientation] = orientation
+        payload = exif.tobytes()
+        kept.append(b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload)
+    at, end = 2, len(data)
+    while at + 1 < end:
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            at += 1
+            continue
+        if marker == 0xD9:  # end of image: nothing after it is kept
+            kept.append(b"\xff\xd9")
+            return b"".join(kept)
+        if at + 4 > end:
+            return None
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        following = at + 2 + length
+        if length < 2 or following > end:
+            return None
+        if marker not in _METADATA_MARKERS:
+            kept.append(data[at:following])
+        at = following
+        if marker == 0xDA:  # start of scan: the compressed data runs to the next marker
+            scan_end = _scan_end(data, at)
+            if scan_end is None:
+                return None
+            kept.append(data[at:scan_end])
+            at = scan_end
+    return None  # no end of image
+
+
+# APP1…APP13 and APP15 (APP0 is JFIF, APP14 Adobe's colour transform) and COM.
+_METADATA_MARKERS: Final = frozenset({*range(0xE1, 0xEE), 0xEF, 0xFE})
+
+
+def _scan_end(data: bytes, at: int) -> int | None:
+    """Where the compressed data from ``at`` ends: the first 0xFF that is not a stuffed
+    0xFF00 nor a restart marker (0xFFD0–D7)."""
+    while (at := data.find(b"\xff", at)) != -1 and at + 1 < len(data):
+        following = data[at + 1]
+        if following == 0 or 0xD0 <= following <= 0xD7:
+            at += 2
+        elif following == 0xFF:  # fill bytes before the next marker
+            at += 1
+        else:
+            return at
+    return None
+
+
 def _facts(exif: Image.Exif, width: int, height: int, mime: str) -> PhotoFacts:
     """The facts of a loaded, not yet transposed image (orientation swaps the sides)."""
     if exif.get(ExifTags.Base.Orientation) in (5, 6, 7, 8):
@@ -201,6 +275,7 @@ def _facts(exif: Image.Exif, width: int, height: int, mime: str) -> PhotoFacts:
     taken_at = _exif_datetime(
         details.get(ExifTags.Base.DateTimeOriginal), details.get(ExifTags.Base.OffsetTimeOriginal)
     ) or _exif_datetime(exif.get(ExifTags.Base.DateTime), details.get(ExifTags.Base.OffsetTime))
+    orientation = exif.get(ExifTags.Base.Orientation)
     return PhotoFacts(
         width=width,
         height=height,
@@ -209,6 +284,7 @@ def _facts(exif: Image.Exif, width: int, height: int, mime: str) -> PhotoFacts:
         device=_device(exif.get(ExifTags.Base.Make), exif.get(ExifTags.Base.Model)),
         gps=_gps(exif.get_ifd(ExifTags.IFD.GPSInfo)),
         has_exif=len(exif) > 0,
+        orientation=orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1,
     )
 
 

@@ -14,16 +14,16 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from services.evidence.core.content import ALLOWED, check_content
+from services.evidence.core.content import ALLOWED, JPEG, check_content
 from services.evidence.core.images import (
     DISPLAY_SIDE,
     THUMBNAIL_SIDE,
     PhotoFacts,
     derived_jpeg,
     open_image,
+    stripped_jpeg,
 )
-from services.evidence.core.matching import decode
-from services.evidence.core.phash import index_hashes, photo_hash
+from services.evidence.core.phash import THUMB, index_hashes, photo_hash
 from shared.domain_errors import InvalidValue
 
 PHOTO_KINDS: Final = frozenset({"before_photo", "after_photo", "replaced_part_photo"})
@@ -40,6 +40,7 @@ MAX_BYTES: Final[dict[str, int]] = {
 }
 MAX_PIXELS: Final = 40_000_000  # a 48-megapixel phone sensor bins to 12; 40 leaves room
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+HASH_DRAFT_SIDE: Final = 2 * THUMB  # as ``matching.decode`` decodes
 
 
 class UploadRejected(InvalidValue):
@@ -108,17 +109,32 @@ def verify(data: bytes, d: Declared) -> Verified:
     mime = check_content(d.kind, d.content_type, data[:64])
     if not mime.startswith("image/"):
         return Verified(mime, len(data), digest)
-    image, facts = open_image(data, max_pixels=MAX_PIXELS)
-    # Hashed as the match command decodes (JPEG draft scaling changes the hash slightly):
-    # the service and `python -m services.evidence match` must judge a photo alike.
-    hashed = decode(data)
+    # One decode, at the draft scale the match command decodes at (``matching.decode``: JPEG
+    # draft scaling changes the hash slightly, and the service and `python -m
+    # services.evidence match` must judge a photo alike). It still reads every byte, so a
+    # truncated or damaged photo fails here with its reason, and the thumbnail is made from it
+    # as the match command makes it.
+    hashed, facts = open_image(data, max_pixels=MAX_PIXELS, draft_side=HASH_DRAFT_SIDE, rgb=False)
     return Verified(
         mime,
         len(data),
         digest,
         photo=facts,
-        thumbnail=derived_jpeg(image, max_side=THUMBNAIL_SIDE),
-        display=derived_jpeg(image, max_side=DISPLAY_SIDE),
+        thumbnail=derived_jpeg(hashed, max_side=THUMBNAIL_SIDE),
+        display=display_copy(data, facts),
         photo_hash=photo_hash(hashed).tobytes(),
         index_hashes=index_hashes(hashed).tobytes(),
     )
+
+
+def display_copy(data: bytes, facts: PhotoFacts) -> bytes:
+    """The copy people see: at most DISPLAY_SIDE, no metadata. A JPEG that already fits is
+    the same picture with its metadata cut out (``stripped_jpeg``: no decoding, no quality
+    lost); anything else is decoded (at the smallest draft scale that still covers the side)
+    and re-encoded."""
+    if facts.format == JPEG and max(facts.width, facts.height) <= DISPLAY_SIDE:
+        stripped = stripped_jpeg(data, orientation=facts.orientation)
+        if stripped is not None:
+            return stripped
+    image, _ = open_image(data, max_pixels=MAX_PIXELS, draft_side=DISPLAY_SIDE)
+    return derived_jpeg(image, max_side=DISPLAY_SIDE)

@@ -58,6 +58,17 @@ async def settled(stub, md, *targets: pb.PresignedPut) -> list[pb.UploadStatus]:
         await asyncio.sleep(0.05)
 
 
+async def staged_gone(stack, upload_id: str) -> bool:
+    """Whether nothing (no version, no delete marker) is left under the upload's staging key
+    once the verifier has removed what it is done with (it does so in batches)."""
+    deadline = asyncio.get_running_loop().time() + SETTLE_S
+    while staged_versions(stack, upload_id):
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
 def staged_versions(stack, upload_id: str) -> list[object]:
     client = Minio(
         stack.s3_endpoint,
@@ -111,7 +122,7 @@ async def test_a_batch_is_received_at_once_and_verified_in_the_background(
         assert status.evidence.photo.device == "Xiaomi 14"
         assert status.evidence.uploaded_by == "ctr-a"
         # Nothing is left under the staging key: not even an old version in the versioned bucket.
-        assert staged_versions(stack, status.upload_id) == []
+        assert await staged_gone(stack, status.upload_id)
     flags = await stub.GetClaimFlags(
         pb.GetClaimFlagsRequest(claim_id=first), metadata=meta(mint("service"))
     )
@@ -159,7 +170,7 @@ async def test_bad_objects_are_received_then_rejected_with_a_reason(
         pb.GetClaimFlagsRequest(claim_id=claim_id), metadata=meta(mint("service"))
     )
     assert (flags.evidence_count, flags.unverified_count) == (0, 0)
-    assert staged_versions(stack, target.upload_id) == []
+    assert await staged_gone(stack, target.upload_id)
 
 
 async def test_s3_refuses_other_bytes_another_size_or_type_and_nothing_is_received(
