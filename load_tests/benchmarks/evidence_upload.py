@@ -12,7 +12,9 @@ alike:
   one thread per uploader;
 * **through the service** (the headline): what an app does to get its photos in, in calls of
   ``SLOTS_PER_CALL`` photos: ``CreateUploads`` (one presigned PUT per photo, bound to its
-  type, size and SHA-256), a PUT of each photo straight to S3 (aiohttp), ``CompleteUploads``.
+  type, size and SHA-256), a PUT of each photo straight to S3 (one at a time per uploader, on
+  the raw PUTs' threads and HTTP client, urllib3), ``CompleteUploads``; an uploader asks for
+  its next batch and completes its last one while it PUTs, as an app that pipelines would.
   A photo counts when ``CompleteUploads`` has answered ``received``: its bytes are in S3, the
   service has seen them there and recorded the upload for its claim in PostgreSQL (retrievable
   with ``GetUploads``, idempotent on retry), and it is queued for verification. The service's
@@ -78,7 +80,11 @@ WAYS: tuple[Way, ...] = ("raw", "service")  # the uploading ways, alternated
 T = TypeVar("T")
 
 UPLOADERS = 8
-SLOTS_PER_CALL = 8  # photos per CreateUploads/CompleteUploads: two claims' worth (4 each)
+# Photos per CreateUploads/CompleteUploads: what an app has to send after a repair job (before,
+# after and replaced-part photos), here four claims' worth of four. Each call costs the service
+# about what a few photos' PUTs cost S3, so the figure depends on it: at 8 a call it was
+# 0.68–0.94 of raw in three runs on this machine (docs/adr/0008).
+SLOTS_PER_CALL = 16
 FRAME = (1280, 960)  # a phone photo sent at "large" size; portrait scenes swap it
 TARGET_BYTES = 200_000
 SIZE_TOLERANCE = 0.10  # every photo within ±10% of TARGET_BYTES
@@ -91,8 +97,9 @@ FAULT_AT = datetime(2026, 12, 14, 1, 0, tzinfo=UTC)  # 09:00 in Zhuzhou, every c
 ZHUZHOU = timezone(timedelta(hours=8))
 TARGET_RATIO = 0.8
 # Photos per round and way, × time_scale (each photo goes in once per way, so photos rather
-# than seconds bound a round): ~0.6 s raw, ~0.8 s through the service, then ~10 s verifying.
-BATCH: Mapping[Way, int] = {"raw": 256, "service": 256}
+# than seconds bound a round): ~1.5 s raw, ~2 s through the service (three calls for each
+# uploader: its rate is taken while all are busy), then ~20 s verifying.
+BATCH: Mapping[Way, int] = {"raw": 384, "service": 384}
 ROUNDS = 4  # measured, after one warm-up round of each way
 WARM_UP = UPLOADERS * SLOTS_PER_CALL  # photos of each way's warm-up round
 CALL_TIMEOUT_S = 10.0
@@ -274,51 +281,56 @@ class Job:
 class Outcome:
     """One round as the uploaders saw it.
 
-    The rate is taken while every uploader was busy: from the start to the moment the last
-    photo (or batch of photos) was taken (``drained_s``), the photos completed in that window.
-    The tail, uploaders finishing their last one by one, would otherwise weigh on a short
-    round, and more on a slow way (fewer photos per uploader) than on a fast one.
+    The rate is each uploader's own, summed: the photos it got in over the time from the start
+    to its last one. The uploaders run side by side from the start, so the sum is what they
+    achieved together; and the tail of a round (uploaders finishing one by one, some idle)
+    weighs on none of them, which matters more for a way that works in batches of photos
+    than for one that works photo by photo. An uploader's first and last calls (a batch's
+    CreateUploads before its first PUT, CompleteUploads after its last) are in its time.
     """
 
     way: Way
     photos: int = 0
     bytes: int = 0
     wall_s: float = 0.0
-    drained_s: float = 0.0
     cpu_s: float = 0.0  # the child process's CPU (every thread) during the round
-    completions: list[tuple[float, int]] = field(default_factory=list)  # (s from start, bytes)
+    # (s from start, bytes, uploader) of every photo, when it counted as uploaded
+    completions: list[tuple[float, int, int]] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)  # per photo, every step
     steps_ms: dict[str, list[float]] = field(default_factory=dict)  # create, put, complete
     upload_ids: list[str] = field(default_factory=list)  # received by the service
     error: str | None = None
 
-    def _window(self) -> tuple[int, int, float]:
-        done = [size for at, size in self.completions if at <= self.drained_s]
-        if not done or self.drained_s <= 0:  # a round too short to have a busy window
-            return self.photos, self.bytes, self.wall_s
-        return len(done), sum(done), self.drained_s
+    def _sum(self, pick: Callable[[int, int], float]) -> float:
+        """Σ over uploaders of pick(photos, bytes) / (its last completion's time)."""
+        last: dict[int, float] = defaultdict(float)
+        photos: dict[int, int] = defaultdict(int)
+        size: dict[int, int] = defaultdict(int)
+        for at, n, uploader in self.completions:
+            last[uploader] = max(last[uploader], at)
+            photos[uploader] += 1
+            size[uploader] += n
+        if not last:  # nothing per uploader (the verifier's rounds): the whole round
+            return pick(self.photos, self.bytes) / self.wall_s
+        return sum(pick(photos[u], size[u]) / last[u] for u in last if last[u] > 0)
 
     @property
     def rate(self) -> float:
-        photos, _, seconds = self._window()
-        return photos / seconds
+        return self._sum(lambda photos, _: photos)
 
     @property
     def bytes_per_s(self) -> float:
-        _, size, seconds = self._window()
-        return size / seconds
+        return self._sum(lambda _, size: size)
 
 
 class Uploaders:
     """The child's side: ``uploaders`` concurrent uploaders, one way per round."""
 
     def __init__(self, setup: ClientSetup) -> None:
-        import aiohttp
         import urllib3
         from minio import Minio
 
         self.setup = setup
-        self.hashes = [hashlib.sha256(p).hexdigest() for p in setup.photos]
         http = urllib3.PoolManager(maxsize=setup.uploaders, retries=False)
         self.minio = Minio(
             setup.s3_endpoint,
@@ -328,17 +340,18 @@ class Uploaders:
             region="us-east-1",
             http_client=http,
         )
-        self.threads = ThreadPoolExecutor(setup.uploaders, thread_name_prefix="raw-put")
+        self.threads = ThreadPoolExecutor(setup.uploaders, thread_name_prefix="put")
         self.channel = grpc.aio.insecure_channel(setup.addr)
         self.stub = evidence_pb2_grpc.EvidenceServiceStub(self.channel)
-        self.http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=setup.uploaders * 2),
-            timeout=aiohttp.ClientTimeout(total=PUT_TIMEOUT_S),
+        # The presigned PUTs go through the same HTTP client as the SDK's raw PUTs.
+        self.http = urllib3.PoolManager(
+            maxsize=setup.uploaders,
+            retries=False,
+            timeout=urllib3.Timeout(total=PUT_TIMEOUT_S),
         )
         self.run_id = uuid.uuid4().hex[:8]
 
     async def close(self) -> None:
-        await self.http.close()
         await self.channel.close(None)
         self.threads.shutdown(wait=True)
 
@@ -352,12 +365,19 @@ class Uploaders:
             content_type="image/jpeg",
         )
 
-    async def _through_service(
-        self, indexes: Sequence[int], steps: dict[str, list[float]]
-    ) -> list[str]:
-        """CreateUploads, a PUT of each photo to its URL, CompleteUploads: the upload ids,
-        every one received."""
+    def _put(self, target: pb.PresignedPut, index: int) -> None:
+        """The bytes to their presigned URL, on the raw PUTs' threads and HTTP client (urllib3)."""
+        answer = self.http.request(
+            "PUT", target.url, body=self.setup.photos[index], headers=dict(target.headers)
+        )
+        if answer.status != 200:
+            raise RuntimeError(f"PUT: {answer.status} {answer.data[:300]!r}")
+
+    async def _create(self, indexes: Sequence[int], steps: dict[str, list[float]]) -> Any:
+        """CreateUploads for these photos, hashed first as an app must (to declare them): the
+        SDK's raw PUT hashes each photo too, to sign it."""
         begun = time.perf_counter()
+        hashes = [hashlib.sha256(self.setup.photos[i]).hexdigest() for i in indexes]
         made = await self.stub.CreateUploads(
             pb.CreateUploadsRequest(
                 request_id=uuid.uuid4().hex,
@@ -367,37 +387,29 @@ class Uploaders:
                         kind="before_photo",
                         content_type="image/jpeg",
                         size_bytes=len(self.setup.photos[i]),
-                        sha256=self.hashes[i],
+                        sha256=sha256,
                         file_name=f"IMG_{i:04d}.jpg",
                     )
-                    for i in indexes
+                    for i, sha256 in zip(indexes, hashes, strict=True)
                 ],
             ),
             metadata=self.setup.metadata,
             timeout=CALL_TIMEOUT_S,
         )
-        created = time.perf_counter()
-        steps["create"].append((created - begun) * 1000)
-        for target, index in zip(made.uploads, indexes, strict=True):
-            put_begun = time.perf_counter()
-            async with self.http.put(
-                target.url, data=self.setup.photos[index], headers=dict(target.headers)
-            ) as answer:
-                if answer.status != 200:
-                    raise RuntimeError(f"PUT: {answer.status} {await answer.text()}")
-            steps["put"].append((time.perf_counter() - put_begun) * 1000)
-        ids = [t.upload_id for t in made.uploads]
-        completing = time.perf_counter()
+        steps["create"].append((time.perf_counter() - begun) * 1000)
+        return made
+
+    async def _complete(self, ids: list[str], steps: dict[str, list[float]]) -> None:
+        begun = time.perf_counter()
         completed = await self.stub.CompleteUploads(
             pb.CompleteUploadsRequest(request_id=uuid.uuid4().hex, upload_ids=ids),
             metadata=self.setup.metadata,
             timeout=CALL_TIMEOUT_S,
         )
-        steps["complete"].append((time.perf_counter() - completing) * 1000)
+        steps["complete"].append((time.perf_counter() - begun) * 1000)
         states = {s.state for s in completed.uploads}
         if states != {"received"}:
             raise RuntimeError(f"CompleteUploads answered {sorted(states)}, not received")
-        return ids
 
     async def run(self, job: Job) -> Outcome:
         loop = asyncio.get_running_loop()
@@ -407,36 +419,71 @@ class Uploaders:
         outcome = Outcome(job.way)
         steps: dict[str, list[float]] = defaultdict(list)
 
-        async def one(indexes: range) -> None:
-            if job.way == "raw":
-                await loop.run_in_executor(self.threads, self._raw_put, indexes[0])
-            else:
-                outcome.upload_ids += await self._through_service(indexes, steps)
+        def take() -> range | None:
+            """The next photos for an uploader (shared: each is taken by one uploader)."""
+            return next(pending, None)
 
-        async def uploader() -> None:
-            for indexes in pending:  # shared: each photo is taken by one uploader
+        def done(uploader: int, indexes: range, begun: float) -> None:
+            now = time.perf_counter()
+            for index in indexes:
+                size = len(self.setup.photos[index])
+                outcome.latencies_ms.append((now - begun) * 1000)
+                outcome.completions.append((now - start, size, uploader))
+                outcome.photos += 1
+                outcome.bytes += size
+
+        async def raw_uploader(uploader: int) -> None:
+            while (indexes := take()) is not None:
                 begun = time.perf_counter()
-                if indexes[-1] == last:
-                    outcome.drained_s = begun - start
-                await one(indexes)
-                done = time.perf_counter()
-                for index in indexes:
-                    size = len(self.setup.photos[index])
-                    outcome.latencies_ms.append((done - begun) * 1000)
-                    outcome.completions.append((done - start, size))
-                    outcome.photos += 1
-                    outcome.bytes += size
+                await loop.run_in_executor(self.threads, self._raw_put, indexes[0])
+                done(uploader, indexes, begun)
 
-        last = job.start + job.count - 1
+        async def service_uploader(uploader: int) -> None:
+            """As an app would: one PUT at a time (the concurrency of a raw uploader), and the
+            calls around them overlapped with the PUTs (the next batch's CreateUploads and the
+            last batch's CompleteUploads are in flight while this batch's bytes go)."""
+            indexes = take()
+            creating = asyncio.ensure_future(self._create(indexes, steps)) if indexes else None
+            completing: asyncio.Future[None] | None = None
+            while indexes is not None and creating is not None:
+                begun = time.perf_counter()
+                made = await creating
+                following = take()
+                creating = (
+                    asyncio.ensure_future(self._create(following, steps)) if following else None
+                )
+                for target, index in zip(made.uploads, indexes, strict=True):
+                    put_begun = time.perf_counter()
+                    await loop.run_in_executor(self.threads, self._put, target, index)
+                    steps["put"].append((time.perf_counter() - put_begun) * 1000)
+                if completing is not None:
+                    await completing
+                ids = [t.upload_id for t in made.uploads]
+                outcome.upload_ids += ids
+                completing = asyncio.ensure_future(
+                    self._finish(ids, steps, functools.partial(done, uploader, indexes, begun))
+                )
+                indexes = following
+            if completing is not None:
+                await completing
+
         cpu, start = time.process_time(), time.perf_counter()
+        uploader = raw_uploader if job.way == "raw" else service_uploader
         try:
-            await asyncio.gather(*(uploader() for _ in range(self.setup.uploaders)))
+            await asyncio.gather(*(uploader(u) for u in range(self.setup.uploaders)))
         except Exception as error:
             outcome.error = f"{type(error).__name__}: {error}"
         outcome.wall_s = time.perf_counter() - start
         outcome.cpu_s = time.process_time() - cpu
         outcome.steps_ms = dict(steps)
         return outcome
+
+    async def _finish(
+        self, ids: list[str], steps: dict[str, list[float]], done: Callable[[], None]
+    ) -> None:
+        """CompleteUploads; the photos count once it has answered ``received``."""
+        await self._complete(ids, steps)
+        done()
 
 
 def client_main(conn: Connection) -> None:

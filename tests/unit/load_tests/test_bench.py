@@ -228,15 +228,16 @@ def test_upload_rounds_go_abc_then_cba():
     assert [rotated_order(i) for i in range(3)] == [WAYS, WAYS[::-1], WAYS]
 
 
-def test_an_upload_round_is_rated_while_every_uploader_was_busy():
+def test_an_upload_round_is_rated_per_uploader_and_summed():
     from load_tests.benchmarks.evidence_upload import Outcome
 
-    # Ten photos of 100 bytes; the last one was taken at 1.0 s, the round ended at 1.6 s.
-    done = [(0.1 * (i + 1), 100) for i in range(8)] + [(1.4, 100), (1.6, 100)]
-    outcome = Outcome("raw", photos=10, bytes=1000, wall_s=1.6, drained_s=1.0, completions=done)
-    assert outcome.rate == pytest.approx(8.0) and outcome.bytes_per_s == pytest.approx(800.0)
-    unfinished = Outcome("raw", photos=2, bytes=200, wall_s=0.5, drained_s=0.0)
-    assert unfinished.rate == pytest.approx(4.0)  # no busy window: the whole round
+    # Uploader 0 got 8 photos of 100 bytes in by 1.0 s, uploader 1 got 2 in by 2.0 s (its
+    # second late, after a slow one): 8/s + 1/s, whatever the round's tail.
+    done = [(0.125 * (i + 1), 100, 0) for i in range(8)] + [(0.5, 100, 1), (2.0, 100, 1)]
+    outcome = Outcome("raw", photos=10, bytes=1000, wall_s=2.5, completions=done)
+    assert outcome.rate == pytest.approx(9.0) and outcome.bytes_per_s == pytest.approx(900.0)
+    verifying = Outcome("verification", photos=20, bytes=0, wall_s=4.0)
+    assert verifying.rate == pytest.approx(5.0)  # no uploaders: the whole round
 
 
 def test_upload_photos_are_distinct_and_near_200_kb():
