@@ -81,9 +81,9 @@ T = TypeVar("T")
 
 UPLOADERS = 8
 # Photos per CreateUploads/CompleteUploads: what an app has to send after a repair job (before,
-# after and replaced-part photos), here four claims' worth of four. Each call costs the service
-# about what a few photos' PUTs cost S3, so the figure depends on it: at 8 a call it was
-# 0.68–0.94 of raw in three runs on this machine (docs/adr/0008).
+# after and replaced-part photos), here four claims' worth of four. A pair of calls costs the
+# service and PostgreSQL about what three PUTs cost S3, whatever its size, so fewer photos a
+# call cost more per photo (docs/adr/0008).
 SLOTS_PER_CALL = 16
 FRAME = (1280, 960)  # a phone photo sent at "large" size; portrait scenes swap it
 TARGET_BYTES = 200_000

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from elevins.evidence.v1 import evidence_pb2, evidence_pb2_grpc
+from services.evidence.metrics import UploadFiguresCollector
 from services.evidence.objects import ObjectStore
 from services.evidence.servicer import EvidenceServicer, map_error
 from services.evidence.settings import EvidenceSettings
@@ -45,6 +46,8 @@ def build_app(
         upload_ttl=timedelta(seconds=settings.upload_ttl_s),
         download_ttl=timedelta(seconds=settings.download_ttl_s),
     )
+    # Uploads by state and the verifier's lag: read from the database per scrape.
+    figures = UploadFiguresCollector(usecases)
     app = GrpcApp(
         name="evidence",
         bind=f"{settings.bind_host}:{settings.port if port is None else port}",
@@ -58,6 +61,8 @@ def build_app(
         ],
         grace_s=settings.grpc_shutdown_grace_s,
         metrics_port=settings.metrics_port,
+        metrics_refreshers=[figures.refresh],
+        metrics_collectors=[figures],
         map_error=map_error,
         max_message_bytes=MAX_MESSAGE_BYTES,
     )

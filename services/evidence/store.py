@@ -115,6 +115,12 @@ class UploadRow:
 
 
 @dataclass(frozen=True)
+class UploadFigures:
+    by_state: dict[str, int]
+    oldest_received: datetime | None  # of the uploads waiting for the verifier
+
+
+@dataclass(frozen=True)
 class Leased:
     """A received upload a verifier holds, its claim's folder, and whether evidence with the
     declared bytes is registered already (then their object is in S3: not written again)."""
@@ -344,6 +350,17 @@ class EvidenceStore:
 
     async def unverified_count(self, claim_id: str) -> int:
         return int((await self.conn.execute(_UNVERIFIED, {"claim_id": claim_id})).scalar_one())
+
+    async def upload_figures(self) -> UploadFigures:
+        """Uploads by state, and when the oldest received one arrived (the index of the
+        verifier's queue answers it)."""
+        rows = await self.conn.execute(
+            sa.select(uploads.c.state, sa.func.count()).group_by(uploads.c.state)
+        )
+        oldest = await self.conn.execute(
+            sa.select(sa.func.min(uploads.c.received_at)).where(uploads.c.state == "received")
+        )
+        return UploadFigures({r[0]: r[1] for r in rows}, oldest.scalar_one())
 
     async def received(self, upload_ids: Sequence[str]) -> set[str]:
         """Which of these uploads are received: their staged objects wait for the verifier."""

@@ -353,3 +353,50 @@ async def test_the_sweeper_removes_staged_objects_nobody_will_read(
         usecases.verifier.resume()
     [status] = await settled(stub, md, received)
     assert status.state == "verified"
+
+
+async def test_the_metrics_show_uploads_by_state_and_the_verifier_lag(
+    stub, mint, usecases, service_environ
+) -> None:
+    from services.evidence.server import build_app
+    from services.evidence.settings import EvidenceSettings
+    from tests.e2e.process import free_port
+    from tests.integration.observability.test_metrics import delta, scrape
+
+    port = free_port()
+    # A second replica that only serves metrics (its verifier off): figures come from the
+    # database, so it reports what the session's service does.
+    settings = EvidenceSettings.from_env(
+        {**service_environ, "METRICS_PORT": str(port), "EVIDENCE_VERIFIER": "false"}
+    )
+    app, _ = build_app(settings, port=0, clock=usecases.clock)
+    server, _ = await app.start()
+    md = contractor(mint, "ctr-a")
+    claim_id = await open_folder(stub, mint, "ctr-a")
+    photos = [bad_files.plain_jpeg(seed=78), bad_files.plain_jpeg(seed=79)]
+    try:
+        await usecases.verifier.pause()
+        before = await asyncio.to_thread(scrape, port)
+        try:
+            made = await stub.CreateUploads(
+                pb.CreateUploadsRequest(
+                    request_id=rid(), slots=[slot(claim_id, p) for p in photos]
+                ),
+                metadata=md,
+            )
+            for target, data in zip(made.uploads, photos, strict=True):
+                assert put(target, data).status == 200
+            await complete(stub, md, *made.uploads)
+            usecases.clock.advance(timedelta(seconds=30))
+            waiting = await asyncio.to_thread(scrape, port)
+        finally:
+            usecases.clock.advance(timedelta(seconds=-30))
+            usecases.verifier.resume()
+        assert delta(before, waiting, "elevins_evidence_uploads", state="received") == 2
+        assert waiting[("elevins_evidence_verification_lag_seconds", frozenset())] >= 30
+        await settled(stub, md, *made.uploads)
+        after = await asyncio.to_thread(scrape, port)
+    finally:
+        await app.stop(server)
+    assert delta(before, after, "elevins_evidence_uploads", state="verified") == 2
+    assert delta(before, after, "elevins_evidence_uploads", state="received") == 0
