@@ -183,7 +183,6 @@ def _row(cls: Any, row: Any) -> Any:
 # cost more CPU than PostgreSQL spent running it (the benchmark's profile, docs/adr/0008).
 _ids = sa.bindparam("ids", type_=pg.ARRAY(sa.Text))
 _FOLDERS = sa.select(claim_folders).where(claim_folders.c.claim_id == sa.func.any(_ids))
-_UPLOADS = sa.select(uploads).where(uploads.c.id == sa.func.any(_ids))
 _UPLOADS_WITH_FOLDERS = (
     sa.select(
         uploads,
@@ -284,10 +283,6 @@ class EvidenceStore:
         query = sa.select(uploads).where(uploads.c.id == upload_id)
         row = (await self.conn.execute(query.with_for_update() if for_update else query)).first()
         return None if row is None else _row(UploadRow, row)
-
-    async def uploads(self, upload_ids: Sequence[str]) -> dict[str, UploadRow]:
-        rows = await self.conn.execute(_UPLOADS, {"ids": list(upload_ids)})
-        return {r.id: _row(UploadRow, r) for r in rows}
 
     async def uploads_with_folders(
         self, upload_ids: Sequence[str]

@@ -7,6 +7,10 @@ and only then one transaction records the evidence, its reuse matches and an aud
 fails the caller hears UNAVAILABLE and nothing is recorded; if the transaction fails the
 objects are unreferenced copies of bytes, never evidence.
 
+Uploads in batches (docs/adr/0008) are accepted first and verified after: ``CompleteUploads``
+records what S3 holds as received; the background verifier (``verifier.py``) then does the
+three steps above for each (``verify_received``), or rejects it with its reason.
+
 Who may do what: the claims service opens a claim's folder (region, dispatched contractor,
 fault and repair times). The dispatched contractor may upload to it and see its own uploads;
 people and partner systems of the claim's region may upload and see all of it.

@@ -5,9 +5,9 @@ It takes received uploads from the database a couple at a time under a lease (``
 LOCKED``: several replicas never take the same one; one that dies lets its lease run out),
 verifies and registers each (``EvidenceUseCases.verify_received``), ``concurrency`` at a time
 (the decoding runs in threads, so two use two cores), and sweeps leftover staged objects now
-and then. It wakes when
-this process receives uploads and polls for the rest (other replicas, leases run out, retries
-after a storage failure). Everything it needs is in the database: a restart loses nothing.
+and then. It wakes when this process receives uploads and polls for the rest (other replicas,
+leases run out, retries after a storage failure). Everything it needs is in the database: a
+restart loses nothing.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Verifier:
         self._task = asyncio.create_task(self._run(), name="evidence-verifier")
 
     async def stop(self) -> None:
-        """After the batch in hand (a lease left unfinished would wait out its time)."""
+        """After the uploads in hand (a lease left unfinished would wait out its time)."""
         self._stopping.set()
         self._running.set()
         self._wake.set()
