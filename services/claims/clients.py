@@ -462,7 +462,8 @@ class GrpcEvidenceClient:
                 raise
             return [EvidenceFlag("EVIDENCE_FOLDER_MISSING", "evidence has no folder for it")]
         found = [EvidenceFlag(f.code, _flag_message(f)) for f in reply.flags]
-        if reply.evidence_count == 0:
+        # Uploads still being verified come as their own flag (EVIDENCE_BEING_VERIFIED).
+        if reply.evidence_count == 0 and reply.unverified_count == 0:
             found.append(EvidenceFlag("NO_EVIDENCE", "no photo or document uploaded yet"))
         return found
 
