@@ -12,7 +12,7 @@ alike:
   one thread per uploader;
 * **through the service** (the headline): what an app does to get its photos in, in calls of
   ``SLOTS_PER_CALL`` photos: ``CreateUploads`` (one presigned PUT per photo, bound to its
-  type, size and SHA-256), a PUT of each photo straight to S3 (one at a time per uploader, on
+  type and size), a PUT of each photo straight to S3 (one at a time per uploader, on
   the raw PUTs' threads and HTTP client, urllib3), ``CompleteUploads``; an uploader asks for
   its next batch and completes its last one while it PUTs, as an app that pipelines would.
   A photo counts when ``CompleteUploads`` has answered ``received``: its bytes are in S3, the

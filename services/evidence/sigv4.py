@@ -2,10 +2,10 @@
 
 Why our own signer: the minio SDK presigns only the ``host`` header, so a presigned PUT from it
 accepts any body of any size and type. Evidence uploads must be bound to what the client
-declared: the URL here signs ``content-type``, ``content-length`` and
-``x-amz-checksum-sha256``, so S3 refuses another type or size (the signature no longer
-matches) and other bytes (the checksum no longer matches, ``BadDigest``). The body itself is
-``UNSIGNED-PAYLOAD``, as in every presigned URL; the checksum header is what binds it.
+declared: the URL signs the headers it is given (``content-type`` and ``content-length`` for
+an upload), so S3 refuses another type or size: the signature no longer matches. The body
+itself is ``UNSIGNED-PAYLOAD``, as in every presigned URL (an ``x-amz-checksum-sha256`` header,
+signed, would bind it too).
 
 The signing key depends only on the day, the region and the secret, so it is derived once a
 day rather than once per URL (four HMACs saved per URL).

@@ -340,7 +340,6 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
                 staging_key(row.id),
                 content_type=row.content_type,
                 size_bytes=row.size_bytes,
-                sha256_hex=row.sha256,
                 ttl=self.upload_ttl,
             )
             targets.append(UploadTarget(row, url, headers))
