@@ -37,6 +37,20 @@ def test_common_settings_defaults():
     assert (s.s3_endpoint, s.s3_access_key, s.s3_secret_key, s.s3_bucket) == ("", "", None, "")
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "secure", "expected"),
+    [
+        ("minio:9000", "", ("minio:9000", False)),
+        ("minio:9000", "true", ("minio:9000", True)),
+        ("https://s3.example.cn", "", ("s3.example.cn", True)),
+        ("http://127.0.0.1:8333/", "true", ("127.0.0.1:8333", False)),  # the URL decides
+    ],
+)
+def test_s3_address_reads_tls_as_devstack_does(endpoint, secure, expected):
+    s = CommonSettings.from_env({**REQUIRED, "S3_ENDPOINT": endpoint, "S3_SECURE": secure})
+    assert s.s3_address() == expected
+
+
 def test_a_service_extends_common_settings():
     s = PolicySettings.from_env({**REQUIRED, "POLICY_PORT": "6001", "S3_SECRET_KEY": "minio123"})
     assert s.port == 6001
