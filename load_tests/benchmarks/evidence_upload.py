@@ -4,7 +4,7 @@ throughput of verifying what was uploaded, in one run.
 ``evidence_upload_throughput`` answers the evidence issue's acceptance point: upload
 throughput of ~200 KB photos through the service beside raw SDK PUTs to the same SeaweedFS
 and bucket, in one run (target: at least 80% of raw). What counts as uploaded, and why
-verification is its own figure, is docs/adr/0008. Each way by ``UPLOADERS`` concurrent
+verification is its own figure, is docs/adr/0010. Each way by ``UPLOADERS`` concurrent
 uploaders (a child process), in alternating rounds (AB then BA) so machine noise hits both
 alike:
 
@@ -83,7 +83,7 @@ UPLOADERS = 8
 # Photos per CreateUploads/CompleteUploads: what an app has queued (a day's jobs: before, after
 # and replaced-part photos), here eight claims' worth of four. A pair of calls costs the
 # service and PostgreSQL about what three PUTs cost S3, whatever its size, so fewer photos a
-# call cost more per photo: at 16 the ratio was lower (docs/adr/0008 has both).
+# call cost more per photo: at 16 the ratio was lower (docs/adr/0010 has both).
 SLOTS_PER_CALL = 32
 FRAME = (1280, 960)  # a phone photo sent at "large" size; portrait scenes swap it
 TARGET_BYTES = 200_000
@@ -1008,7 +1008,7 @@ async def upload_throughput(ctx: BenchContext) -> BenchResult:
     samples: dict[Way, list[Sample]] = {way: [] for way in (*WAYS, "verification")}
     cursor: dict[Way, int] = dict.fromkeys(WAYS, 0)
     received: list[str] = []
-    await verifier.pause()  # uploads and verification are measured apart (docs/adr/0008)
+    await verifier.pause()  # uploads and verification are measured apart (docs/adr/0010)
     try:
         async with UploaderProcess(setup) as uploaders:
             note(

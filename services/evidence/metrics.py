@@ -1,5 +1,5 @@
 """The evidence service's figures for Prometheus, read from its database on scrape: how far the
-background verifier is behind (docs/adr/0008).
+background verifier is behind (docs/adr/0010).
 
 * ``elevins_evidence_uploads{state}``: uploads in each state (pending, received, verified,
   rejected; every state reported, zero included);

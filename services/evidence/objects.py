@@ -180,7 +180,7 @@ class ObjectStore:
     async def sizes(self, prefix: str, *, budget_s: float | None = None) -> dict[str, int]:
         """Every current object under ``prefix``, key → size: one listing answers for a whole
         batch of uploads (their keys share a prefix), where a HEAD per object would cost S3
-        and us as much CPU again as the upload itself (docs/adr/0008)."""
+        and us as much CPU again as the upload itself (docs/adr/0010)."""
 
         def listing() -> dict[str, int]:
             found = self._client.list_objects(self.bucket, prefix=prefix, recursive=True)
@@ -281,7 +281,7 @@ class ObjectStore:
 
         The SHA-256 is not bound (``x-amz-checksum-sha256`` would make S3 refuse other bytes
         at the door): it cost S3 ~0.2 ms of CPU a photo, 5–8% of a PUT, and the verifier
-        checks the hash of what it reads anyway (docs/adr/0008)."""
+        checks the hash of what it reads anyway (docs/adr/0010)."""
         headers = {"content-type": content_type, "content-length": str(size_bytes)}
         url = presign(
             method="PUT",

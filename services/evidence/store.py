@@ -180,7 +180,7 @@ def _row(cls: Any, row: Any) -> Any:
 
 
 # The statements of the upload path, built once: building a SQLAlchemy statement per call
-# cost more CPU than PostgreSQL spent running it (the benchmark's profile, docs/adr/0008).
+# cost more CPU than PostgreSQL spent running it (the benchmark's profile, docs/adr/0010).
 _ids = sa.bindparam("ids", type_=pg.ARRAY(sa.Text))
 _FOLDERS = sa.select(claim_folders).where(claim_folders.c.claim_id == sa.func.any(_ids))
 _UPLOADS_WITH_FOLDERS = (

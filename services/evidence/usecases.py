@@ -7,7 +7,7 @@ and only then one transaction records the evidence, its reuse matches and an aud
 fails the caller hears UNAVAILABLE and nothing is recorded; if the transaction fails the
 objects are unreferenced copies of bytes, never evidence.
 
-Uploads in batches (docs/adr/0008) are accepted first and verified after: ``CompleteUploads``
+Uploads in batches (docs/adr/0010) are accepted first and verified after: ``CompleteUploads``
 records what S3 holds as received; the background verifier (``verifier.py``) then does the
 three steps above for each (``verify_received``), or rejects it with its reason.
 
@@ -449,7 +449,7 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         """Pending uploads whose objects S3 holds become received (and queued for the
         verifier); expired ones are rejected; the rest are reported as they stand. One listing
         of S3 per batch, then one transaction of a few statements: this is the whole cost of
-        accepting a photo beside its PUT (docs/adr/0008)."""
+        accepting a photo beside its PUT (docs/adr/0010)."""
         staged = await self.staged(upload_ids, budget_s)
         now = self.clock.now()
         subject = current_principal().subject

@@ -1,5 +1,5 @@
 """The background verifier: received uploads become evidence (or are rejected) off the request
-path, so that accepting a photo costs what storing it costs (docs/adr/0008).
+path, so that accepting a photo costs what storing it costs (docs/adr/0010).
 
 It takes received uploads from the database a couple at a time under a lease (``SKIP
 LOCKED``: several replicas never take the same one; one that dies lets its lease run out),
@@ -66,7 +66,7 @@ class Verifier:
     async def pause(self) -> None:
         """The background loop takes no new upload until ``resume``; returns once those in
         hand are finished. For an operator's maintenance window, and for the benchmark, which
-        measures accepting uploads and verifying them as two figures (docs/adr/0008)."""
+        measures accepting uploads and verifying them as two figures (docs/adr/0010)."""
         self._running.clear()
         async with self._busy:
             pass

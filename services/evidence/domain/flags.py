@@ -20,7 +20,7 @@ PHOTO_TAKEN_LONG_AFTER_REPAIR: Final = "PHOTO_TAKEN_LONG_AFTER_REPAIR"
 BEFORE_PHOTO_TAKEN_AFTER_REPAIR: Final = "BEFORE_PHOTO_TAKEN_AFTER_REPAIR"
 PHOTO_METADATA_MISSING: Final = "PHOTO_METADATA_MISSING"
 # Not about one piece of evidence: the claim has uploads that are received but not verified
-# yet, so its evidence is not complete (docs/adr/0008).
+# yet, so its evidence is not complete (docs/adr/0010).
 EVIDENCE_BEING_VERIFIED: Final = "EVIDENCE_BEING_VERIFIED"
 
 # Phone clocks drift and the fault time is the alarm's, not the breakage's: an hour of slack.

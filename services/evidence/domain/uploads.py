@@ -1,4 +1,4 @@
-"""Uploads in batches, and the states an upload goes through (docs/adr/0008).
+"""Uploads in batches, and the states an upload goes through (docs/adr/0010).
 
 ``pending`` (slot made, nothing seen in S3 yet) → ``received`` (the bytes are in S3 and the
 service has recorded them for the claim; verification is queued) → ``verified`` (registered

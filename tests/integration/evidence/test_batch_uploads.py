@@ -1,5 +1,5 @@
 """Uploads in batches: presigned PUTs bound to the declared bytes, received, then verified in the
-background (docs/adr/0008); on the real S3 server and PostgreSQL of the test stack."""
+background (docs/adr/0010); on the real S3 server and PostgreSQL of the test stack."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 States: pending → received (the bytes are in S3, CompleteUploads saw them) → verified
 (evidence registered) or rejected (``reason`` a stable code, ``message`` for people). The
 synchronous CompleteUpload still goes from pending straight to verified or rejected.
-``completed`` is renamed ``verified``: the word callers see (docs/adr/0008).
+``completed`` is renamed ``verified``: the word callers see (docs/adr/0010).
 
 Revision ID: 0002
 Revises: 0001
