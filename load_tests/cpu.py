@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -57,6 +58,14 @@ def cpu_by_process(own_pid: int | None = None, root: Path = ROOT) -> dict[tuple[
         fields = stat[stat.rindex(")") + 2 :].split()
         found[(group, int(entry.name))] = (int(fields[11]) + int(fields[12])) / ticks
     return found
+
+
+def cpu_between(before: Mapping[int, float], after: Mapping[int, float]) -> float | None:
+    """CPU seconds a group of processes (pid → seconds) used between two snapshots; a process
+    born in between counts from 0. None when the group was not found."""
+    if not after:
+        return None
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def cores_between(

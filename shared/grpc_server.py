@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from shared.auth import parse_keys
 from shared.interceptors import ErrorMapper, standard_interceptors
 from shared.metrics import MetricsServer, Refresher
+from shared.telemetry import TelemetrySettings, configure_telemetry, shutdown_telemetry
 
 log = logging.getLogger("elevins.server")
 
@@ -120,3 +121,20 @@ class GrpcApp:
         await stopping.wait()
         log.info("%s: signal received, draining for up to %.0fs", self.name, self.grace_s)
         await self.stop(server)
+
+
+def serve_until_stopped(
+    name: str, settings: TelemetrySettings, build: Callable[[], GrpcApp]
+) -> None:
+    """``python -m services.<name> serve``: tracing set up, the app built inside the running
+    loop (gRPC channels belong to the loop that made them), served until SIGTERM, and the last
+    spans flushed on the way out."""
+    configure_telemetry(name, settings)
+
+    async def serve() -> None:
+        await build().serve_forever()
+
+    try:
+        asyncio.run(serve())
+    finally:
+        shutdown_telemetry()

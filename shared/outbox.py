@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.errors import Violations
+from shared.timestamps import to_timestamp
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -81,5 +82,13 @@ async def events_after(
     return OutboxPage(events, f"{int(last.xid)}:{int(last.id)}" if last else cursor or "0:0")
 
 
-def payload_json(event: OutboxEvent) -> str:
-    return json.dumps(event.payload, ensure_ascii=False, sort_keys=True)
+def event_fields(event: OutboxEvent) -> dict[str, Any]:
+    """An event as the keyword arguments of a service's ``Event`` message: claims and policy
+    declare the same fields, each in its own proto package."""
+    return {
+        "event_id": event.event_id,
+        "topic": event.topic,
+        "key": event.key,
+        "payload_json": json.dumps(event.payload, ensure_ascii=False, sort_keys=True),
+        "created_at": to_timestamp(event.created_at),
+    }

@@ -37,6 +37,7 @@ import psutil  # type: ignore[import-untyped]
 from elevins.claims.v1 import claims_pb2 as pb
 from elevins.claims.v1 import claims_pb2_grpc
 from load_tests.callers import CallerProcess, IntakePlan, Round, RoundResult, Target
+from load_tests.cpu import cpu_between
 from load_tests.echo import start_echo_server
 from load_tests.harness import (
     ROOT,
@@ -129,13 +130,6 @@ class CpuMeter:
         return CpuSnapshot(mine.user + mine.system, loop, waiting, postgres, machine_busy_s())
 
 
-def postgres_cpu(before: Mapping[int, float], after: Mapping[int, float]) -> float | None:
-    """CPU PostgreSQL used between two snapshots; a backend born in between counts from 0."""
-    if not after:
-        return None
-    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-
-
 @dataclass(frozen=True)
 class Sample:
     """One round as seen from here: the callers' answer, and what each process burnt."""
@@ -178,7 +172,7 @@ async def measured(callers: CallerProcess, job: Round, meter: CpuMeter) -> Sampl
         after.server_s - before.server_s,
         after.loop_s - before.loop_s,
         after.loop_waiting_s - before.loop_waiting_s,
-        postgres_cpu(before.postgres, after.postgres),
+        cpu_between(before.postgres, after.postgres),
         after.machine_s - before.machine_s,
     )
 

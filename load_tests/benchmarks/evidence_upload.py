@@ -62,6 +62,7 @@ from PIL import ExifTags, Image
 
 from elevins.evidence.v1 import evidence_pb2 as pb
 from elevins.evidence.v1 import evidence_pb2_grpc
+from load_tests.cpu import cpu_between
 from load_tests.harness import (
     BenchContext,
     BenchResult,
@@ -603,13 +604,6 @@ class CpuMeter:
         return CpuSnapshot(mine.user + mine.system, found, machine_busy_s())
 
 
-def _between(before: Mapping[int, float], after: Mapping[int, float]) -> float | None:
-    """CPU used between two snapshots; a process born in between counts from 0."""
-    if not after:
-        return None
-    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-
-
 @dataclass(frozen=True)
 class Sample:
     """One round: what the uploaders saw, and what each process burnt meanwhile."""
@@ -653,8 +647,8 @@ async def measured(meter: CpuMeter, run: Callable[[], Awaitable[Outcome]]) -> Sa
     return Sample(
         outcome,
         after.service_s - before.service_s,
-        _between(before.by_name["postgres"], after.by_name["postgres"]),
-        _between(before.by_name["weed"], after.by_name["weed"]),
+        cpu_between(before.by_name["postgres"], after.by_name["postgres"]),
+        cpu_between(before.by_name["weed"], after.by_name["weed"]),
         after.machine_s - before.machine_s,
     )
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from services.claims.settings import ClaimsSettings
 from shared.logs import configure_logging
 from shared.settings import SettingsError
-from shared.telemetry import configure_telemetry, shutdown_telemetry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,18 +44,9 @@ def main() -> None:
         sys.exit(asyncio.run(verify_audit(settings, claim_id=args.claim)))
     else:
         from services.claims.server import build_app
+        from shared.grpc_server import serve_until_stopped
 
-        configure_telemetry("claims", settings)
-
-        async def serve() -> None:
-            # Built inside the running loop: gRPC channels belong to the loop that made them.
-            app, _ = build_app(settings)
-            await app.serve_forever()
-
-        try:
-            asyncio.run(serve())
-        finally:
-            shutdown_telemetry()
+        serve_until_stopped("claims", settings, lambda: build_app(settings)[0])
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from shared.errors import (
     from_domain_error,
     invalid_argument,
 )
-from shared.outbox import parse_page_request, payload_json
+from shared.outbox import event_fields, parse_page_request
 from shared.timestamps import from_timestamp, to_timestamp
 
 M = TypeVar("M", bound=Message)
@@ -415,16 +415,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         async def work(store: ClaimsStore) -> pb.ListEventsResponse:
             page = await store.events_after(xid, last_id, limit, request.after_cursor)
             return pb.ListEventsResponse(
-                events=[
-                    pb.Event(
-                        event_id=e.event_id,
-                        topic=e.topic,
-                        key=e.key,
-                        payload_json=payload_json(e),
-                        created_at=to_timestamp(e.created_at),
-                    )
-                    for e in page.events
-                ],
+                events=[pb.Event(**event_fields(e)) for e in page.events],
                 next_cursor=page.next_cursor,
             )
 

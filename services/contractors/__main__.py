@@ -13,7 +13,6 @@ def main() -> None:
     from services.contractors.settings import ContractorsSettings
     from shared.logs import configure_logging
     from shared.settings import SettingsError
-    from shared.telemetry import configure_telemetry, shutdown_telemetry
 
     parser = argparse.ArgumentParser(prog="python -m services.contractors")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -37,17 +36,9 @@ def main() -> None:
         asyncio.run(seed_demo_contractors(settings))
     else:
         from services.contractors.server import build_app
+        from shared.grpc_server import serve_until_stopped
 
-        configure_telemetry("contractors", settings)
-
-        async def serve() -> None:
-            app, _ = build_app(settings)
-            await app.serve_forever()
-
-        try:
-            asyncio.run(serve())
-        finally:
-            shutdown_telemetry()
+        serve_until_stopped("contractors", settings, lambda: build_app(settings)[0])
 
 
 if __name__ == "__main__":

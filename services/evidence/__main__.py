@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
@@ -29,7 +28,6 @@ def main() -> int:
     from services.evidence.settings import EvidenceSettings
     from shared.logs import configure_logging
     from shared.settings import SettingsError
-    from shared.telemetry import configure_telemetry, shutdown_telemetry
 
     try:
         settings = EvidenceSettings.from_env()
@@ -43,17 +41,9 @@ def main() -> int:
         upgrade(MIGRATIONS, schema=SCHEMA, database_url=settings.database_url)
         return 0
     from services.evidence.server import build_app
+    from shared.grpc_server import serve_until_stopped
 
-    configure_telemetry("evidence", settings)
-
-    async def serve() -> None:
-        app, _ = build_app(settings)
-        await app.serve_forever()
-
-    try:
-        asyncio.run(serve())
-    finally:
-        shutdown_telemetry()
+    serve_until_stopped("evidence", settings, lambda: build_app(settings)[0])
     return 0
 
 

@@ -91,7 +91,6 @@ def main() -> None:
     from services.exchange.settings import ExchangeSettings
     from shared.logs import configure_logging
     from shared.settings import SettingsError
-    from shared.telemetry import configure_telemetry, shutdown_telemetry
 
     try:
         settings = ExchangeSettings.from_env()
@@ -115,17 +114,9 @@ def main() -> None:
         asyncio.run(seed_demo_partners(settings))
     else:
         from services.exchange.server import build_app
+        from shared.grpc_server import serve_until_stopped
 
-        configure_telemetry("exchange", settings)
-
-        async def serve() -> None:
-            app, _ = build_app(settings)
-            await app.serve_forever()
-
-        try:
-            asyncio.run(serve())
-        finally:
-            shutdown_telemetry()
+        serve_until_stopped("exchange", settings, lambda: build_app(settings)[0])
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from pathlib import Path
 from services.policy.settings import PolicySettings
 from shared.logs import configure_logging
 from shared.settings import SettingsError
-from shared.telemetry import configure_telemetry, shutdown_telemetry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,12 +38,9 @@ def main() -> None:
         asyncio.run(seed_demo_city(settings, elevators=args.elevators))
     else:
         from services.policy.server import build_app
+        from shared.grpc_server import serve_until_stopped
 
-        configure_telemetry("policy", settings)
-        try:
-            asyncio.run(build_app(settings).serve_forever())
-        finally:
-            shutdown_telemetry()
+        serve_until_stopped("policy", settings, lambda: build_app(settings))
 
 
 if __name__ == "__main__":

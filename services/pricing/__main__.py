@@ -20,7 +20,6 @@ def main() -> None:
     from services.pricing.settings import PricingSettings
     from shared.logs import configure_logging
     from shared.settings import SettingsError
-    from shared.telemetry import configure_telemetry, shutdown_telemetry
 
     parser = argparse.ArgumentParser(prog="python -m services.pricing")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -45,17 +44,9 @@ def main() -> None:
         asyncio.run(seed_demo_prices(settings))
     else:
         from services.pricing.server import build_app
+        from shared.grpc_server import serve_until_stopped
 
-        configure_telemetry("pricing", settings)
-
-        async def serve() -> None:
-            app, _ = build_app(settings)
-            await app.serve_forever()
-
-        try:
-            asyncio.run(serve())
-        finally:
-            shutdown_telemetry()
+        serve_until_stopped("pricing", settings, lambda: build_app(settings)[0])
 
 
 if __name__ == "__main__":

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from services.validation.settings import ValidationSettings
 from shared.logs import configure_logging
 from shared.settings import SettingsError
-from shared.telemetry import configure_telemetry, shutdown_telemetry
 
 
 def main() -> None:
@@ -23,12 +21,9 @@ def main() -> None:
     configure_logging("validation", settings.log_level)
     if args.command == "serve":
         from services.validation.server import build_app
+        from shared.grpc_server import serve_until_stopped
 
-        configure_telemetry("validation", settings)
-        try:
-            asyncio.run(build_app(settings).serve_forever())
-        finally:
-            shutdown_telemetry()
+        serve_until_stopped("validation", settings, lambda: build_app(settings))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ SESSION_COOKIE = "elevins_session"
 CSRF_COOKIE = "elevins_csrf"
 LANG_COOKIE = "elevins_lang"
 FLASH_COOKIE = "elevins_flash"
+NO_SESSION_PATHS = ("/static/", "/healthz")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 CATALOGUES = web.AppKey("catalogues", Catalogues)
@@ -117,7 +118,15 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
             log.exception("upstream call failed")
         if status is None:
             return _error_page(request, 500, "")
-        return _error_page(request, status, details_of(error).message)
+        details = details_of(error)
+        fields = {v.field: v.description for v in details.violations}
+        return _error_page(
+            request,
+            status,
+            details.message,
+            reason=details.reason or error.code().name,
+            fields=fields,
+        )
     except Exception:
         # A bug: logged with its trace; the person gets a page that says so, not a stack.
         log.exception("request failed: %s %s", request.method, request.path)
@@ -127,11 +136,21 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         )
 
 
-def _error_page(request: web.Request, status: int, detail: str) -> web.Response:
+def _error_page(
+    request: web.Request,
+    status: int,
+    detail: str,
+    *,
+    reason: str = "",
+    fields: dict[str, str] | None = None,
+) -> web.Response:
+    """The refusal as a page, or as JSON for the scripts that ask for it (upload.js): the
+    service's reason code, its message and the fields it named."""
     if TRANSLATOR not in request:  # failed before the language was known
         return web.Response(status=status, text=str(status))
     if request.headers.get("Accept", "").startswith("application/json"):
-        return web.json_response({"status": status, "reason": detail}, status=status)
+        body = {"status": status, "reason": reason, "message": detail, "fields": fields or {}}
+        return web.json_response(body, status=status)
     return render(request, "error.html", status=status, code=status, detail=detail)
 
 
@@ -144,7 +163,10 @@ async def language(request: web.Request, handler: Handler) -> web.StreamResponse
 
 @web.middleware
 async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
-    token = request.cookies.get(SESSION_COOKIE)
+    # Assets and the health probe need no person: no database round trip for them.
+    token = (
+        None if request.path.startswith(NO_SESSION_PATHS) else request.cookies.get(SESSION_COOKIE)
+    )
     request[SESSION_TOKEN] = token
     request[USER] = await request.app[USECASES].user_of(token) if token else None
     raw_flash = request.cookies.get(FLASH_COOKIE)

@@ -24,7 +24,7 @@ from services.web.domain.urgency import urgency
 from services.web.middleware import flash
 from services.web.pages import render
 from services.web.views.convert import when
-from services.web.views.guard import caller, requires, see_other, upstreams
+from services.web.views.guard import caller, request_id, requires, see_other, upstreams
 from shared.errors import details_of
 
 routes = web.RouteTableDef()
@@ -267,7 +267,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
                 except ValueError:
                     raise web.HTTPBadRequest(text=t("error.bad_amount", value=value)) from None
     message = cpb.DecideClaimRequest(
-        request_id=str(form.get("request_id", "")) or uuid.uuid4().hex,
+        request_id=request_id(form),
         claim_id=claim_id,
         kind=_KIND[kind],
         line_amounts=lines,
@@ -283,7 +283,7 @@ async def second_review(request: web.Request) -> web.StreamResponse:
     claim_id = request.match_info["claim_id"]
     form = await request.post()
     message = cpb.SecondReviewRequest(
-        request_id=str(form.get("request_id", "")) or uuid.uuid4().hex,
+        request_id=request_id(form),
         claim_id=claim_id,
         approve=form.get("verdict") == "approve",
         reason_codes=[str(r) for r in form.getall("reason", [])],

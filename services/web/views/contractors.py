@@ -31,7 +31,7 @@ from services.web.pages import render
 from services.web.store import User
 from services.web.views.claims import act
 from services.web.views.convert import when
-from services.web.views.guard import caller, requires, upstreams
+from services.web.views.guard import caller, request_id, requires, upstreams
 
 routes = web.RouteTableDef()
 
@@ -300,7 +300,7 @@ async def request_override(request: web.Request) -> web.StreamResponse:
     cid = request.match_info["contractor_id"]
     form = await request.post()
     message = kpb.RequestOverrideRequest(
-        request_id=str(form.get("request_id", "")) or uuid.uuid4().hex,
+        request_id=request_id(form),
         contractor_id=cid,
         status=str(form.get("status", "")),
         reason=str(form.get("reason", "")).strip(),
@@ -318,7 +318,7 @@ async def approve_override(request: web.Request) -> web.StreamResponse:
     cid = request.match_info["contractor_id"]
     form = await request.post()
     message = kpb.ApproveOverrideRequest(
-        request_id=str(form.get("request_id", "")) or uuid.uuid4().hex,
+        request_id=request_id(form),
         override_id=request.match_info["override_id"],
     )
     return await act(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import quote
 
 from aiohttp import web
@@ -52,6 +53,12 @@ def safe_next(target: str | None, default: str) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
+
+
+def request_id(form: Mapping[str, object]) -> str:
+    """The request id the form was rendered with, so that a double click or a resent form is
+    one idempotent call; a new one if the form carried none."""
+    return str(form.get("request_id", "")) or uuid.uuid4().hex
 
 
 def see_other(location: str) -> web.Response:

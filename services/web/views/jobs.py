@@ -8,17 +8,14 @@ bytes are there. The claims and evidence services check that the job is this com
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import grpc
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from elevins.claims.v1 import claims_pb2 as cpb
 from elevins.evidence.v1 import evidence_pb2 as epb
-from services.web.clients import is_status
 from services.web.context import TRANSLATOR
 from services.web.domain.access import Capability
 from services.web.domain.formatting import yuan_to_fen
@@ -26,8 +23,7 @@ from services.web.domain.i18n import Translator
 from services.web.pages import render
 from services.web.views.claims import act, claim_context, evidence_redirect, queue_row
 from services.web.views.convert import when
-from services.web.views.guard import caller, requires, upstreams
-from shared.errors import details_of
+from services.web.views.guard import caller, request_id, requires, upstreams
 
 routes = web.RouteTableDef()
 
@@ -88,9 +84,7 @@ def _back(claim_id: str) -> str:
 async def arrived(request: web.Request) -> web.StreamResponse:
     claim_id = request.match_info["claim_id"]
     form = await request.post()
-    message = cpb.RecordArrivalRequest(
-        request_id=str(form.get("request_id", "")) or uuid.uuid4().hex, claim_id=claim_id
-    )
+    message = cpb.RecordArrivalRequest(request_id=request_id(form), claim_id=claim_id)
     return await act(
         request, claim_id, upstreams(request).claims.RecordArrival, message, _back(claim_id)
     )
@@ -101,9 +95,7 @@ async def arrived(request: web.Request) -> web.StreamResponse:
 async def repaired(request: web.Request) -> web.StreamResponse:
     claim_id = request.match_info["claim_id"]
     form = await request.post()
-    message = cpb.MarkRepairedRequest(
-        request_id=str(form.get("request_id", "")) or uuid.uuid4().hex, claim_id=claim_id
-    )
+    message = cpb.MarkRepairedRequest(request_id=request_id(form), claim_id=claim_id)
     return await act(
         request, claim_id, upstreams(request).claims.MarkRepaired, message, _back(claim_id)
     )
@@ -143,7 +135,7 @@ async def quote(request: web.Request) -> web.StreamResponse:
     claim_id = request.match_info["claim_id"]
     form = await request.post()
     message = cpb.SubmitQuoteRequest(
-        request_id=str(form.get("request_id", "")) or uuid.uuid4().hex,
+        request_id=request_id(form),
         claim_id=claim_id,
         lines=_quote_lines(form, request[TRANSLATOR]),
     )
@@ -153,32 +145,6 @@ async def quote(request: web.Request) -> web.StreamResponse:
 
 
 # ---------------------------------------------------------------- uploads (JSON, from upload.js
-
-
-def _json_refusal(error: grpc.aio.AioRpcError) -> web.Response:
-    details = details_of(error)
-    status = (
-        404
-        if is_status(error, grpc.StatusCode.NOT_FOUND)
-        else (403 if is_status(error, grpc.StatusCode.PERMISSION_DENIED) else 400)
-    )
-    return web.json_response(
-        {
-            "reason": details.reason or error.code().name,
-            "message": details.message,
-            "fields": {v.field: v.description for v in details.violations},
-        },
-        status=status,
-    )
-
-
-_REFUSALS = (
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.PERMISSION_DENIED,
-    grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.ALREADY_EXISTS,
-)
 
 
 @routes.post("/jobs/{claim_id}/uploads")
@@ -199,12 +165,7 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
         return web.json_response(
             {"reason": "BAD_REQUEST", "message": "bad upload request"}, status=400
         )
-    try:
-        reply = await caller(request)(upstreams(request).evidence.CreateUpload, message)
-    except grpc.aio.AioRpcError as error:
-        if is_status(error, *_REFUSALS):
-            return _json_refusal(error)
-        raise
+    reply = await caller(request)(upstreams(request).evidence.CreateUpload, message)
     return web.json_response(
         {
             "upload_id": reply.upload_id,
@@ -223,12 +184,7 @@ async def complete_upload(request: web.Request) -> web.StreamResponse:
         request_id=f"complete-{request.match_info['upload_id']}",
         upload_id=request.match_info["upload_id"],
     )
-    try:
-        reply = await caller(request)(upstreams(request).evidence.CompleteUpload, message)
-    except grpc.aio.AioRpcError as error:
-        if is_status(error, *_REFUSALS):
-            return _json_refusal(error)
-        raise
+    reply = await caller(request)(upstreams(request).evidence.CompleteUpload, message)
     e = reply.evidence
     t = request[TRANSLATOR]
     return web.json_response(

@@ -12,11 +12,11 @@ from load_tests.benchmarks.claims import (
     limiting_factor,
     machine_busy_s,
     owner,
-    postgres_cpu,
     profile_shares,
     summarise,
 )
 from load_tests.callers import RoundResult
+from load_tests.cpu import cpu_between
 
 ROOT = "/repo"
 SITE = "/venv/lib/python3.11/site-packages"
@@ -55,8 +55,8 @@ def test_a_sample_turns_cpu_seconds_into_ms_per_call_and_cores():
 
 
 def test_postgres_cpu_counts_backends_born_during_the_round_from_zero():
-    assert postgres_cpu({1: 2.0, 2: 1.0}, {1: 2.5, 2: 1.0, 3: 0.25}) == pytest.approx(0.75)
-    assert postgres_cpu({}, {}) is None  # an external PostgreSQL: not measured
+    assert cpu_between({1: 2.0, 2: 1.0}, {1: 2.5, 2: 1.0, 3: 0.25}) == pytest.approx(0.75)
+    assert cpu_between({}, {}) is None  # an external PostgreSQL: not measured
 
 
 def test_the_meter_reads_this_process_and_the_machine():
