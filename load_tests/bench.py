@@ -28,6 +28,7 @@ from load_tests.benchmarks import (
     policy,
     pricing,
     validation,
+    web_queue,
 )
 from load_tests.harness import (
     DEFAULT_OUT,
@@ -55,6 +56,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     evidence.hash_lookup,
     evidence_upload.upload_throughput,
     exchange.registry_import,
+    web_queue.web_queue_100k,
 )
 
 

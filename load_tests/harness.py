@@ -28,6 +28,7 @@ from load_tests.stats import median
 if TYPE_CHECKING:
     from services.claims.usecases import ClaimsUseCases
     from services.evidence.usecases import EvidenceUseCases
+    from services.web.usecases import WebUseCases
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "build" / "bench"
@@ -183,6 +184,14 @@ class EvidenceTarget:
     bucket: str
 
 
+@dataclass(frozen=True)
+class WebTarget:
+    """The web UI served in-process, and its use cases (to add people and sign them in)."""
+
+    base_url: str
+    usecases: WebUseCases
+
+
 @dataclass
 class BenchContext:
     """What benchmarks share, started on first use and stopped once at the end.
@@ -200,6 +209,9 @@ class BenchContext:
     _policy: PolicyTarget | None = None
     _claims: ClaimsTarget | None = None
     _evidence: EvidenceTarget | None = None
+    _web: WebTarget | None = None
+    # Data a benchmark loaded that a later one may read too (loaded once per run).
+    datasets: dict[str, Any] = field(default_factory=dict)
 
     def mint(self, role: str = "service") -> str:
         from shared.auth import mint_token
@@ -294,6 +306,36 @@ class BenchContext:
                 bucket=settings.s3_bucket,
             )
         return self._evidence
+
+    async def web(self) -> WebTarget:
+        """The web UI in-process on a free loopback port, calling the claims and policy
+        services above (the pages that need another service are not benchmarked)."""
+        if self._web is None:
+            from aiohttp import web
+
+            from services.web.__main__ import MIGRATIONS
+            from services.web.middleware import USECASES
+            from services.web.server import SCHEMA, build_app
+            from services.web.settings import WebSettings
+            from shared.migrations import upgrade
+
+            claims, policy = await self.claims(), await self.policy()
+            settings = WebSettings.from_env(
+                {**self.service_environ(), "CLAIMS_ADDR": claims.addr, "POLICY_ADDR": policy.addr}
+            )
+            note("migrating and starting the web UI …")
+            await asyncio.to_thread(
+                upgrade, MIGRATIONS, schema=SCHEMA, database_url=settings.database_url
+            )
+            app = build_app(settings)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            self.exits.push_async_callback(runner.cleanup)
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = runner.addresses[0][1]
+            self._web = WebTarget(f"http://127.0.0.1:{port}", app[USECASES])
+        return self._web
 
 
 @dataclass(frozen=True)

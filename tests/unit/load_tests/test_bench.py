@@ -163,10 +163,21 @@ def test_select_keeps_registry_order_and_refuses_unknown_names():
 def test_registered_names_are_unique_and_start_with_a_service():
     names = [b.name for b in BENCHMARKS]
     assert len(set(names)) == len(names)
-    services = {"policy", "claims", "pricing", "validation", "contractors", "evidence", "exchange"}
+    services = {
+        "policy",
+        "claims",
+        "pricing",
+        "validation",
+        "contractors",
+        "evidence",
+        "exchange",
+        "web",
+    }
     assert all(name.split("_")[0] in services for name in names)
     assert "claims_fnol_intake" in names
     assert "claims_queue_100k" in names
+    # The web benchmark reads the claims the queue benchmark loads: it must come after it.
+    assert names.index("web_queue_100k") > names.index("claims_queue_100k")
 
 
 async def test_a_failing_benchmark_does_not_stop_the_others(tmp_path):
