@@ -315,7 +315,8 @@ async def hash_lookup(ctx: BenchContext) -> BenchResult:
     }
     photo_like = _photo_like()
     photos = {str(size): _lookup_figures(rng, size, photo_like, False) for size in LOOKUP_SIZES}
-    big = uniform[str(LOOKUP_SIZES[-1])]
+    # The headline is the photo-like 1,000,000: uniform random hashes flatter any index.
+    big = photos[str(LOOKUP_SIZES[-1])]
 
     def side(prefixes: tuple[str, ...]) -> dict[str, dict[str, float]]:
         return {
@@ -337,13 +338,14 @@ async def hash_lookup(ctx: BenchContext) -> BenchResult:
             "k": CANDIDATE_ENTRIES,
             "bits": WORDS * 64,
             "target_p99_ms": 5.0,
+            "meets_target": big["index_p99_ms"] < 5.0,
             "grown_from": GROWN_FROM,
             "grown_tail": GROWN_TAIL,
             "photo_scenes": PHOTO_SCENES,
             "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         },
         note=(
-            "one core; lookups/s = 1/p50 at 1,000,000 uniform random hashes; p50/p95/p99 "
+            "one core; lookups/s = 1/p50 at 1,000,000 photo-like hashes; p50/p95/p99 "
             "wall-clock (CPU: this thread's mean, which other processes inflate less). Uniform "
             f"random hashes: {_summary(uniform)}. Photo-like hashes: {_summary(photos)}. "
             f"Queries: {PLANTED} planted near-duplicates (0–{CANDIDATE_DISTANCE} bits) and "

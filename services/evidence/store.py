@@ -65,6 +65,7 @@ evidence = sa.Table(
     sa.Column("longitude", sa.Float),
     sa.Column("photo_hash", sa.LargeBinary),
     sa.Column("index_hashes", sa.LargeBinary),
+    sa.Column("hash_version", sa.SmallInteger),
     sa.Column("retained_until", TS),
 )
 reuse_matches = sa.Table(
@@ -150,6 +151,7 @@ class EvidenceRow:
     longitude: float | None = None
     photo_hash: bytes | None = None
     index_hashes: bytes | None = None
+    hash_version: int | None = None  # phash.HASH_VERSION the hashes were made by
     retained_until: datetime | None = None
 
 
@@ -162,6 +164,16 @@ class IndexedPhoto:
     claim_id: str
     sha256: str
     index_hashes: bytes
+
+
+@dataclass(frozen=True)
+class StalePhoto:
+    """A stored photo whose hashes an older version of the hash made."""
+
+    id: str
+    claim_id: str
+    sha256: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -419,16 +431,39 @@ class EvidenceStore:
         )
         return [_row(EvidenceRow, r) for r in rows]
 
-    async def indexed_photos(self) -> list[IndexedPhoto]:
-        """Every photo the forensic index holds, oldest first."""
+    async def indexed_photos(self, version: int) -> list[IndexedPhoto]:
+        """Every photo the forensic index holds (hashed by ``version``), oldest first."""
         rows = await self.conn.execute(
             sa.select(
                 evidence.c.id, evidence.c.claim_id, evidence.c.sha256, evidence.c.index_hashes
             )
-            .where(evidence.c.index_hashes.is_not(None))
+            .where(evidence.c.index_hashes.is_not(None), evidence.c.hash_version == version)
             .order_by(evidence.c.uploaded_at, evidence.c.id)
         )
         return [IndexedPhoto(r.id, r.claim_id, r.sha256, r.index_hashes) for r in rows]
+
+    async def stale_photos(self, version: int, limit: int) -> list[StalePhoto]:
+        """Up to ``limit`` photos hashed by a version older than ``version``, oldest first."""
+        rows = await self.conn.execute(
+            sa.select(evidence.c.id, evidence.c.claim_id, evidence.c.sha256, evidence.c.kind)
+            .where(evidence.c.index_hashes.is_not(None), evidence.c.hash_version < version)
+            .order_by(evidence.c.uploaded_at, evidence.c.id)
+            .limit(limit)
+        )
+        return [StalePhoto(r.id, r.claim_id, r.sha256, r.kind) for r in rows]
+
+    async def set_hashes(
+        self, evidence_id: str, version: int, hashes: tuple[bytes, bytes] | None
+    ) -> bool:
+        """A stale photo's hashes replaced by ``version``'s (``(photo_hash, index_hashes)``;
+        None: it cannot be hashed, and leaves forensics). False if another replica did it."""
+        photo, index = hashes if hashes is not None else (None, None)
+        updated = await self.conn.execute(
+            evidence.update()
+            .where(evidence.c.id == evidence_id, evidence.c.hash_version < version)
+            .values(photo_hash=photo, index_hashes=index, hash_version=version)
+        )
+        return bool(updated.rowcount)
 
     async def add_matches(self, evidence_id: str, matches: Sequence[tuple[str, int]]) -> None:
         if matches:

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.evidence.core.alignment import PhotoView, view_of
 from services.evidence.core.hash_index import HashIndex
 from services.evidence.core.matching import candidates, confirmed
-from services.evidence.core.phash import WORDS
+from services.evidence.core.phash import HASH_VERSION, WORDS
 from services.evidence.domain.flags import (
     ClaimTimes,
     Finding,
@@ -60,6 +60,7 @@ from services.evidence.domain.verification import (
     PHOTO_KINDS,
     Declared,
     Verified,
+    rehashed,
     verify,
 )
 from services.evidence.objects import (
@@ -77,6 +78,7 @@ from services.evidence.store import (
     Folder,
     IndexedPhoto,
     Leased,
+    StalePhoto,
     UploadRow,
 )
 from shared.auth import Role, current_principal
@@ -95,6 +97,7 @@ UPLOADERS = frozenset({Role.CONTRACTOR, Role.SERVICE, Role.PARTNER, Role.ADJUSTE
 VARIANTS = ("original", "display", "thumbnail")
 _VIEWS_CACHED = 512  # views of recent candidates kept (~120 KB each): bursts recheck the same
 _THUMBNAIL_MAX_BYTES = 1 << 20
+_REHASHED_AT_ONCE = 20  # stale photos re-hashed per round of the verifier
 # A worker holds a received upload this long; if it dies meanwhile, another takes it after.
 LEASE = timedelta(seconds=60)
 # After S3 failed, a received upload waits this long before it is tried again.
@@ -192,6 +195,7 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         self.download_ttl = download_ttl
         self._index = HashIndex(WORDS)
         self._photos: dict[str, _Indexed] = {}  # evidence id → its claim and content hash
+        self._stale_left = True  # photos hashed by an older HASH_VERSION may be stored
         self._views: OrderedDict[str, PhotoView] = OrderedDict()  # by content hash, LRU
         # Called when uploads were received, to wake the verifier (``verifier.Verifier``).
         self.on_received: Callable[[], None] | None = None
@@ -208,13 +212,44 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
         await self.load_index()
 
     async def load_index(self) -> None:
-        """Every stored photo's hashes into memory (at start; a photo joins as registered)."""
-        photos = await self.read(lambda store: store.indexed_photos())
+        """Every stored photo's hashes into memory (at start; a photo joins as registered, or
+        as ``rehash_stale`` re-hashes it if an older version of the hash made its hashes)."""
+        photos = await self.read(lambda store: store.indexed_photos(HASH_VERSION))
         self._index = HashIndex(WORDS)
         self._photos = {}
         for photo in photos:
             self._add_to_index(photo)
         self._index.settle()  # its tables built here, not in the first upload's reuse check
+        self._stale_left = True
+
+    async def rehash_stale(self, limit: int = _REHASHED_AT_ONCE) -> int:
+        """Up to ``limit`` photos hashed by an older ``HASH_VERSION`` re-hashed from their
+        stored bytes and added to the index; how many. Once none is left, later calls cost
+        nothing: a new version arrives with a new release, hence a restart. Raises
+        ``StorageUnavailable`` (the next round retries)."""
+        if not self._stale_left:
+            return 0
+        stale = await self.read(lambda store: store.stale_photos(HASH_VERSION, limit))
+        self._stale_left = len(stale) == limit
+        for photo in stale:
+            await self._rehash(photo)
+        return len(stale)
+
+    async def _rehash(self, photo: StalePhoto) -> None:
+        data = await self.objects.read(evidence_key(photo.sha256), max_bytes=MAX_BYTES[photo.kind])
+        hashes: tuple[bytes, bytes] | None = None
+        if data is None:
+            log.error("evidence %s: its object is missing; left out of forensics", photo.id)
+        else:
+            try:
+                hashes = await asyncio.to_thread(rehashed, data)
+            except DomainError as error:  # it decoded when it was verified: a newer Pillow?
+                log.error("evidence %s cannot be hashed again: %s", photo.id, error)
+        changed = await self.transaction(
+            lambda store: store.set_hashes(photo.id, HASH_VERSION, hashes)
+        )
+        if changed and hashes is not None and photo.id not in self._photos:
+            self._add_to_index(IndexedPhoto(photo.id, photo.claim_id, photo.sha256, hashes[1]))
 
     def _add_to_index(self, photo: IndexedPhoto) -> None:
         hashes = np.frombuffer(photo.index_hashes, dtype=np.uint64).reshape(-1, WORDS)
@@ -670,6 +705,7 @@ class EvidenceUseCases(Transactions[EvidenceStore]):
             longitude=facts.gps[1] if facts and facts.gps else None,
             photo_hash=verified.photo_hash,
             index_hashes=verified.index_hashes,
+            hash_version=HASH_VERSION if verified.index_hashes is not None else None,
         )
         stored = await store.add_evidence(row)
         new = stored.id == row.id

@@ -5,9 +5,10 @@ It takes received uploads from the database a couple at a time under a lease (``
 LOCKED``: several replicas never take the same one; one that dies lets its lease run out),
 verifies and registers each (``EvidenceUseCases.verify_received``), ``concurrency`` at a time
 (the decoding runs in threads, so two use two cores), and sweeps leftover staged objects now
-and then. It wakes when this process receives uploads and polls for the rest (other replicas,
-leases run out, retries after a storage failure). Everything it needs is in the database: a
-restart loses nothing.
+and then. When idle, it re-hashes photos an older version of the perceptual hash hashed
+(``EvidenceUseCases.rehash_stale``, docs/adr/0011). It wakes when this process receives
+uploads and polls for the rest (other replicas, leases run out, retries after a storage
+failure). Everything it needs is in the database: a restart loses nothing.
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ class Verifier:
             done = 0
             try:
                 done = await self.drain(until_paused=True)
+                if not done and self._running.is_set():
+                    # Idle: photos a previous version of the hash hashed, a few at a time.
+                    done = await self.usecases.rehash_stale()
                 if time.monotonic() - self._swept_at >= self.sweep_every_s:
                     self._swept_at = time.monotonic()
                     swept = await self.usecases.sweep_staging()

@@ -13,12 +13,21 @@ How it is made, and why:
    32×32. Dropping DC and keeping only the direction of the vector (step 3) makes the hash
    blind to brightness and contrast; low frequencies move little under ±3° rotation,
    resampling and JPEG.
-3. **256 random hyperplanes (SimHash).** Bit *i* is the sign of the coefficient vector's dot
+3. **Centred and balanced** (``balanced``). The vector is made a unit vector (blind to
+   contrast), the mean unit vector of photos is subtracted and each coefficient divided by
+   the square root of its spread over photos (``photo_statistics``, fitted on generated
+   machine-room photos). Raw, the lowest few frequencies dominate every photo's vector and all
+   photos lean the same way, so their hashes crowd: biased, correlated bits, and an index
+   lookup at 1,000,000 hashes reads much of the index. Full whitening (dividing by the spread
+   itself) would spread them as uniform random hashes are, but it amplifies the higher
+   frequencies, where resampling and JPEG noise live, and pushes reuses apart; the square root
+   keeps nearly every reuse within the candidate radius (docs/adr/0011 has the trade-off).
+4. **256 random hyperplanes (SimHash).** Bit *i* is the sign of the balanced vector's dot
    product with a fixed Gaussian vector (seeded, so every process and version agrees). The
-   expected Hamming distance is 256·θ/π for the angle θ between two photos' coefficient
+   expected Hamming distance is 256·θ/π for the angle θ between two photos' balanced
    vectors, so the distance is a calibrated, low-variance similarity, not the noisy count of
    sign flips of 63 individual coefficients that a 64-bit pHash is.
-4. **Zoomed copies for the index** (``index_hashes``): a crop of up to 10% per edge is a zoom
+5. **Zoomed copies for the index** (``index_hashes``): a crop of up to 10% per edge is a zoom
    of up to 1.25× about a centre moved up to 5%, and a zoom moves every low frequency. The
    index therefore holds the hash of the photo, of its centre zoomed 1.25×, and of 1.12× zooms
    about the centre and four centres moved 2.5% diagonally (``INDEX_VIEWS``); a query is
@@ -28,9 +37,9 @@ How it is made, and why:
 any global low-pass hash, than a reuse cropped 10% on one side, so no distance threshold
 separates the two (the best one found 58% of reuses at 1% false matches). The hash only picks
 the few nearest indexed photos as candidates (``matching.candidates``); whether the query is a
-copy of one of them is decided by aligning the two (``alignment``). On the development corpus
-the seven index views put the right original within 32 bits of 98.6% of reuses (84.5% with
-the centre zooms 1.0/1.12/1.25 alone).
+copy of one of them is decided by aligning the two (``alignment``). On generated corpora the
+seven index views put the right original among the 8 candidates within 47 bits for 98.6–99.0%
+of reuses (docs/adr/0011).
 """
 
 from __future__ import annotations
@@ -40,6 +49,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
+
+from services.evidence.core import photo_statistics
 
 BITS: Final = 256
 WORDS: Final = BITS // 64
@@ -59,6 +70,11 @@ INDEX_VIEWS: Final = (
     (1.25, 0.0, 0.0),
 )
 _SEED: Final = 20260314  # the hyperplanes; changing it changes every stored hash
+# Stored hashes carry the version they were made by: a change to anything above (or to the
+# photo statistics) bumps it, and the service re-hashes stored photos of older versions.
+HASH_VERSION: Final = 2
+_CENTRE: Final = np.asarray(photo_statistics.CENTRE)
+_WEIGHTS: Final = 1 / np.sqrt(np.asarray(photo_statistics.SPREAD))
 
 Hash = npt.NDArray[np.uint64]
 
@@ -110,16 +126,29 @@ def low_frequencies(
     return coefficients
 
 
+def unit(vectors: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Each vector (the last axis) scaled to length 1; a zero vector (a blank photo) stays 0."""
+    lengths = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    scaled: npt.NDArray[np.float64] = vectors / np.where(lengths > 0, lengths, 1.0)
+    return scaled
+
+
+def balanced(coefficients: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Coefficient vectors (the last axis) centred and balanced as step 3 says."""
+    weighted: npt.NDArray[np.float64] = (unit(coefficients) - _CENTRE) * _WEIGHTS
+    return weighted
+
+
 def _hash_of(thumb: npt.NDArray[np.float64], zoom: float, dx: float = 0.0, dy: float = 0.0) -> Hash:
     """The hash of ``low_frequencies(thumb, zoom, dx, dy)``."""
-    bits = (_PLANES @ low_frequencies(thumb, zoom, dx, dy)) > 0
+    bits = (_PLANES @ balanced(low_frequencies(thumb, zoom, dx, dy))) > 0
     return np.packbits(bits).view(">u8").astype(np.uint64)
 
 
 def simhashes(coefficients: npt.NDArray[np.float64]) -> npt.NDArray[np.uint64]:
     """The hashes of many coefficient vectors (one per row) at once, for modelling photos in
     bulk; a bit whose projection is within rounding of 0 may differ from ``_hash_of``'s."""
-    bits = (coefficients @ _PLANES.T) > 0
+    bits = (balanced(coefficients) @ _PLANES.T) > 0
     return np.packbits(bits, axis=1).view(">u8").astype(np.uint64)
 
 

@@ -127,6 +127,13 @@ def verify(data: bytes, d: Declared) -> Verified:
     )
 
 
+def rehashed(data: bytes) -> tuple[bytes, bytes]:
+    """(photo_hash, index_hashes) of a stored photo, decoded as ``verify`` decodes it: for
+    photos stored under an older ``HASH_VERSION``."""
+    hashed, _ = open_image(data, max_pixels=MAX_PIXELS, draft_side=HASH_DRAFT_SIDE, rgb=False)
+    return photo_hash(hashed).tobytes(), index_hashes(hashed).tobytes()
+
+
 def display_copy(data: bytes, facts: PhotoFacts) -> bytes:
     """The copy people see: at most DISPLAY_SIDE, no metadata. A JPEG that already fits is
     the same picture with its metadata cut out (``stripped_jpeg``: no decoding, no quality

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import uuid
@@ -376,3 +377,68 @@ async def test_storage_down_is_unavailable_and_registers_nothing(
         pb.ListClaimEvidenceRequest(claim_id=claim_id), metadata=md
     )
     assert list(listed.evidence) == []
+
+
+async def test_photos_hashed_by_an_older_hash_are_rehashed_and_found_again(
+    stub, mint, usecases
+) -> None:
+    """A new HASH_VERSION: stored photos of older versions leave the index until the verifier,
+    when idle, hashes them again from their stored bytes (docs/adr/0011)."""
+    import sqlalchemy as sa
+
+    from services.evidence.core.phash import HASH_VERSION
+    from services.evidence.domain.verification import rehashed
+    from services.evidence.store import evidence
+
+    a, b = contractor(mint, "ctr-a"), contractor(mint, "ctr-b")
+    first_claim = await open_folder(stub, mint, "ctr-a")
+    original = photo(seed=51)
+    await usecases.verifier.pause()  # its idle rounds would re-hash under the test's feet
+    try:
+        stored = await stream_upload(stub, a, first_claim, original)
+        row = evidence.c.id == stored.evidence_id
+        await usecases.transaction(
+            lambda store: store.conn.execute(
+                evidence.update()
+                .where(row)
+                .values(hash_version=1, photo_hash=bytes(32), index_hashes=bytes(224))
+            )
+        )
+        await usecases.load_index()
+        # (Not the same bytes: those are found by their SHA-256, without the index.)
+        second_claim = await open_folder(stub, mint, "ctr-b")
+        unseen = await stream_upload(stub, b, second_claim, recompressed(original))
+        assert [f.code for f in unseen.flags if f.code.startswith("PHOTO_REUSED")] == []
+
+        assert await usecases.rehash_stale() == 1
+        assert await usecases.rehash_stale() == 0  # nothing left, and no query to find that
+        version, index_hashes = (
+            await usecases.read(
+                lambda store: store.conn.execute(
+                    sa.select(evidence.c.hash_version, evidence.c.index_hashes).where(row)
+                )
+            )
+        ).one()
+        assert version == HASH_VERSION
+        assert index_hashes == rehashed(original)[1]
+        third_claim = await open_folder(stub, mint, "ctr-b")
+        resaved = io.BytesIO()
+        Image.open(io.BytesIO(original)).save(resaved, "JPEG", quality=80)
+        again = await stream_upload(stub, b, third_claim, resaved.getvalue())
+        reused = {f.other_claim_id for f in again.flags if f.code == "PHOTO_REUSED_ACROSS_CLAIMS"}
+        assert first_claim in reused
+    finally:
+        usecases.verifier.resume()
+    # And with no one calling it: the verifier's idle round does it.
+    await usecases.transaction(
+        lambda store: store.conn.execute(evidence.update().where(row).values(hash_version=1))
+    )
+    await usecases.load_index()
+    for _ in range(100):
+        versions = await usecases.read(
+            lambda store: store.conn.scalar(sa.select(evidence.c.hash_version).where(row))
+        )
+        if versions == HASH_VERSION:
+            break
+        await asyncio.sleep(0.1)
+    assert versions == HASH_VERSION

@@ -68,3 +68,23 @@ def test_a_matcher_finds_the_reuse_and_not_the_second_shot(worlds, originals):
         assert found.inliers > 0 and 0 <= found.distance <= CANDIDATE_DISTANCE
     assert matcher.match(print_of(pc.second_shot(worlds[3], 3, SEED, take=1))) is None
     assert matcher.match(print_of(pc.original(pc.render_world(99, SEED), 99, SEED))) is None
+
+
+def test_contrast_alone_changes_nothing(originals):
+    image = decode(originals[2]).convert("L")
+    pixels = np.asarray(image, np.float64)
+    flatter = Image.fromarray((pixels.mean() + 0.7 * (pixels - pixels.mean())).astype(np.uint8))
+    assert hamming(photo_hash(image), photo_hash(flatter)) <= 6
+
+
+def test_unrelated_photos_differ_in_about_half_their_bits():
+    """Centred and balanced, photos' hashes spread out (raw, these scenes' hashes differ in
+    113 bits on average: they crowd, and a lookup in a large index reads much of it)."""
+    hashes = [photo_hash(decode(pc.original(pc.render_world(s, SEED), s, SEED))) for s in range(12)]
+    distances = [hamming(a, b) for i, a in enumerate(hashes) for b in hashes[i + 1 :]]
+    assert np.mean(distances) >= 120, np.mean(distances)
+
+
+def test_a_blank_photo_hashes_without_failing():
+    grey = Image.new("L", (320, 240), 128)
+    assert photo_hash(grey).shape == (WORDS,)
