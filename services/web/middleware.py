@@ -100,6 +100,11 @@ _STATUS_OF = {
     # signing keys disagree: an operator's problem, logged, not a reason to sign the user out.
     grpc.StatusCode.UNAUTHENTICATED: 503,
 }
+# Refusals of what a person asked for (bad input, not theirs to do, the claim moved on): a form
+# shows them as a message on the page it came from (``views.claims.act``) rather than this page.
+REFUSALS: frozenset[grpc.StatusCode] = frozenset(
+    code for code, status in _STATUS_OF.items() if status in (400, 403, 409)
+)
 
 
 @web.middleware

@@ -12,6 +12,9 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
+    """The people who sign in: the services' roles (``shared.auth.Role``, which this pure
+    module may not import) less partners and services, who never do."""
+
     ADJUSTER = "adjuster"
     SENIOR_REVIEWER = "senior_reviewer"
     SUPERVISOR = "supervisor"

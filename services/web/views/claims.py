@@ -21,7 +21,7 @@ from services.web.domain.access import Capability
 from services.web.domain.formatting import yuan_to_fen
 from services.web.domain.reasons import DECISION_KINDS, DECISION_REASONS
 from services.web.domain.urgency import urgency
-from services.web.middleware import flash
+from services.web.middleware import REFUSALS, flash
 from services.web.pages import render
 from services.web.views.convert import when
 from services.web.views.guard import caller, request_id, requires, see_other, upstreams
@@ -228,15 +228,8 @@ async def act(
     try:
         await caller(request)(method, message)
     except grpc.aio.AioRpcError as error:
-        if not is_status(
-            error,
-            grpc.StatusCode.INVALID_ARGUMENT,
-            grpc.StatusCode.FAILED_PRECONDITION,
-            grpc.StatusCode.PERMISSION_DENIED,
-            grpc.StatusCode.ALREADY_EXISTS,
-            grpc.StatusCode.ABORTED,
-        ):
-            raise
+        if not is_status(error, *REFUSALS):
+            raise  # the error pages answer it
         details = details_of(error)
         reason_key = f"refusal.{details.reason}"
         t = request[TRANSLATOR]

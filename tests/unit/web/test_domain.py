@@ -80,3 +80,11 @@ def test_who_may_do_what() -> None:
 )
 def test_after_sign_in_only_same_site_paths(target: str | None, expected: str) -> None:
     assert safe_next(target, "/queue") == expected
+
+
+def test_every_web_role_is_a_role_the_services_know():
+    """A person's token carries their web role (``clients.Upstreams.caller``): one the
+    services do not know would be refused on every call."""
+    from shared.auth import Role as ServiceRole
+
+    assert {r.value for r in Role} <= {r.value for r in ServiceRole}
